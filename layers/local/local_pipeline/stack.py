@@ -1,0 +1,358 @@
+"""The whole pipeline on this machine, built from template.yaml.
+
+``LocalPipeline`` starts moto as a real HTTP server in-process (ThreadedMotoServer, so boto3
+talks HTTP to it exactly as to AWS), routes Lambda invocations to the real handlers, creates
+the bucket, table, secret, functions, S3 notification and state machine that template.yaml
+declares, and starts the Dataflow emulator as the provider unless an endpoint is given.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import secrets
+import socket
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+from geocode_dataflow.pipeline import jobs
+from geocode_dataflow.pipeline.config import PipelineConfig
+from geocode_dataflow.pipeline.jobs import JobRecord
+from geocode_dataflow.pipeline.observability import logger as pipeline_logger
+from geocode_dataflow.pipeline.runtime import Runtime
+from local_pipeline import template as tpl
+from local_pipeline.lambdas import InProcessLambdas
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+ROLE_NAME = "local-pipeline-lambda-role"
+_SUB = re.compile(r"\$\{([\w:.]+)\}")
+
+
+@dataclass
+class LocalPipelineOptions:
+    """What the local run can change; everything else comes from template.yaml."""
+
+    key: str | None = None  # BING_MAPS_KEY when set, otherwise generated
+    endpoint: str | None = None  # an external Dataflow endpoint instead of the embedded emulator
+    emulator_processing_seconds: float = 2.0
+    emulator_options: dict[str, Any] = field(default_factory=dict)  # extra EmulatorConfig fields
+    initial_wait_seconds: float = 1.0
+    min_wait_seconds: float = 1.0
+    max_wait_seconds: float = 5.0
+    max_status_checks: int | None = None
+    max_entities: int | None = None
+    parameter_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+class _CurrentStdout:
+    """A stream that always writes to whatever sys.stdout is now (Powertools' Logger keeps the
+    stream it was created with; the in-process Lambdas capture stdout per invocation)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalPipeline:
+    def __init__(self, options: LocalPipelineOptions | None = None) -> None:
+        self.options = options or LocalPipelineOptions()
+        self.key = self.options.key or os.environ.get("BING_MAPS_KEY") or secrets.token_hex(16)
+        self.template = tpl.load_template()
+        self.lambdas = InProcessLambdas()
+        self.emulator: Any = None
+        self._stack = ExitStack()
+        self._saved_env: dict[str, str | None] = {}
+        self.resources: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> LocalPipeline:
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            self._restore_env()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+        self._restore_env()
+
+    def _set_env(self, **values: str) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def _restore_env(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+
+    def _start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        port = _free_port()
+        self.aws_endpoint = f"http://127.0.0.1:{port}"
+        self._set_env(
+            AWS_ENDPOINT_URL=self.aws_endpoint,
+            AWS_ACCESS_KEY_ID="local",
+            AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - moto's dummy credentials
+            AWS_DEFAULT_REGION=REGION,
+            AWS_REGION=REGION,
+            MOTO_PORT=str(port),
+            POWERTOOLS_TRACE_DISABLED="true",
+            POWERTOOLS_SERVICE_NAME="geocode-dataflow",
+            POWERTOOLS_METRICS_NAMESPACE="GeocodeDataflow",
+        )
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        self._stack.callback(server.stop)
+        requests.post(
+            f"{self.aws_endpoint}/moto-api/config",
+            json={"stepfunctions": {"execute_state_machine": True}},
+            timeout=10,
+        ).raise_for_status()
+        self._stack.enter_context(self.lambdas.patched())
+        handler = pipeline_logger.registered_handler
+        previous_stream = handler.setStream(_CurrentStdout())  # type: ignore[arg-type]
+        self._stack.callback(handler.setStream, previous_stream)
+
+        if self.options.endpoint:
+            self.endpoint = self.options.endpoint
+        else:
+            self.endpoint = self._start_emulator()
+        self._create_resources()
+
+    def _start_emulator(self) -> str:
+        from dataflow_emulator import EmulatorConfig, EmulatorServer
+
+        config = EmulatorConfig(
+            keys={self.key},
+            processing_seconds=self.options.emulator_processing_seconds,
+            **self.options.emulator_options,
+        )
+        self.emulator = self._stack.enter_context(EmulatorServer(config))
+        return str(self.emulator.base_url)
+
+    # ------------------------------------------------------------------ resources
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.aws_endpoint, region_name=REGION)
+
+    def _parameters(self) -> dict[str, Any]:
+        values = tpl.parameter_defaults(self.template)
+        values.update(self.options.parameter_overrides)
+        values.update({"AWS::AccountId": ACCOUNT_ID, "AWS::Region": REGION, "AWS::StackName": "local"})
+        return values
+
+    def _resolve(self, value: Any) -> Any:
+        """The few intrinsics the function environments use: Ref and Sub."""
+        if isinstance(value, dict) and "Ref" in value:
+            name = value["Ref"]
+            if name in self.resources:
+                return self.resources[name]
+            return self._parameters()[name]
+        if isinstance(value, dict) and "Fn::Sub" in value:
+            known = {**self._parameters(), **self.resources}
+            return _SUB.sub(lambda m: str(known[m.group(1)]), value["Fn::Sub"])
+        return value
+
+    def _create_resources(self) -> None:
+        template = self.template
+        self.bucket = self._resolve({"Fn::Sub": "${BucketNamePrefix}-${AWS::AccountId}-${AWS::Region}"})
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=self.bucket)
+        versioning = template["Resources"]["DataBucket"]["Properties"].get("VersioningConfiguration")
+        if versioning:
+            s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration=versioning)
+
+        dynamodb = self.client("dynamodb")
+        self.table_name = "local-jobs"
+        dynamodb.create_table(TableName=self.table_name, **tpl.table_schema(template))
+        self.resources["JobsTable"] = self.table_name
+
+        secret = self.client("secretsmanager").create_secret(Name="local/bing-maps-key", SecretString=self.key)
+        self.secret_arn = secret["ARN"]
+        overrides = {"BingMapsKeySecretArn": self.secret_arn, "DataflowEndpoint": self.endpoint}
+        self.options.parameter_overrides = {**overrides, **self.options.parameter_overrides}
+
+        iam = self.client("iam")
+        role = iam.create_role(
+            RoleName=ROLE_NAME,
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+        )["Role"]["Arn"]
+
+        specs = tpl.functions(template)
+        lambda_client = self.client("lambda")
+        function_arns = {}
+        for logical_id, spec in specs.items():
+            arn = lambda_client.create_function(
+                FunctionName=logical_id,
+                Runtime="python3.12",
+                Role=role,
+                Handler=spec.handler,
+                Code={"ZipFile": _placeholder_zip()},
+                Timeout=spec.timeout,
+            )["FunctionArn"]
+            function_arns[logical_id] = arn
+            self.resources[logical_id] = logical_id
+
+        sfn = self.client("stepfunctions")
+        substitutions = {f"{name}Arn": arn for name, arn in function_arns.items()}
+        definition = tpl.state_machine_definition(template, substitutions)
+        self.state_machine_arn = sfn.create_state_machine(
+            name="local-jobs", definition=definition, roleArn=role, type="STANDARD"
+        )["stateMachineArn"]
+        self.resources["JobStateMachine"] = self.state_machine_arn
+
+        for logical_id, spec in specs.items():
+            env = {name: str(self._resolve(value)) for name, value in spec.environment.items()}
+            env.update(self._local_env_overrides())
+            config = PipelineConfig.from_env(env)
+            self.lambdas.register(logical_id, spec, Runtime(config=config))
+
+        s3.put_bucket_notification_configuration(
+            Bucket=self.bucket,
+            NotificationConfiguration={"LambdaFunctionConfigurations": [
+                {
+                    "LambdaFunctionArn": function_arns["SubmitJobFunction"],
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [
+                        {"Name": "prefix", "Value": prefix}, {"Name": "suffix", "Value": suffix}]}},
+                }
+                for prefix, suffix in tpl.s3_event_filters(template, "SubmitJobFunction")
+            ]},
+        )
+        self.input_prefix = PipelineConfig.from_env(
+            {n: str(self._resolve(v)) for n, v in specs["SubmitJobFunction"].environment.items()}
+        ).input_prefix
+
+    def _local_env_overrides(self) -> dict[str, str]:
+        o = self.options
+        env = {
+            "INITIAL_WAIT_SECONDS": str(o.initial_wait_seconds),
+            "MIN_WAIT_SECONDS": str(o.min_wait_seconds),
+            "MAX_WAIT_SECONDS": str(o.max_wait_seconds),
+        }
+        if o.max_status_checks is not None:
+            env["MAX_STATUS_CHECKS"] = str(o.max_status_checks)
+        if o.max_entities is not None:
+            env["MAX_ENTITIES"] = str(o.max_entities)
+        return env
+
+    # ------------------------------------------------------------------ using it
+    def drop(self, data: bytes | Path, name: str | None = None) -> str:
+        """Put a file under the input prefix (the S3 event runs the submit function) and
+        return the job id the pipeline gives it."""
+        if isinstance(data, Path):
+            name = name or data.name
+            data = data.read_bytes()
+        if not name:
+            raise ValueError("a name is needed for in-memory data")
+        key = f"{self.input_prefix}{name}"
+        response = self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=data)
+        version = response.get("VersionId") or response["ETag"].strip('"')
+        return jobs.make_job_id(self.bucket, key, version)
+
+    def record(self, job_id: str) -> JobRecord | None:
+        item = self.client("dynamodb").get_item(TableName=self.table_name, Key={"job_id": {"S": job_id}})
+        if "Item" not in item:
+            return None
+        table = boto3.resource("dynamodb", endpoint_url=self.aws_endpoint, region_name=REGION).Table(self.table_name)
+        return jobs.JobStore(table).get(job_id)
+
+    def execution(self, job_id: str) -> dict[str, Any] | None:
+        arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job_id}"
+        try:
+            return self.client("stepfunctions").describe_execution(executionArn=arn)
+        except self.client("stepfunctions").exceptions.ExecutionDoesNotExist:
+            return None
+
+    def history(self, job_id: str) -> list[dict[str, Any]]:
+        arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job_id}"
+        sfn = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+            events.extend(page["events"])
+        return events
+
+    def wait(
+        self, job_id: str, *, timeout: float = 120.0, on_progress: Callable[[JobRecord | None], None] | None = None
+    ) -> JobRecord:
+        """Block until the job record is final and its execution (if any) has ended."""
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self.record(job_id)
+            if on_progress:
+                on_progress(record)
+            if record and record.status in jobs.FINAL_STATUSES:
+                execution = self.execution(job_id)
+                if execution is None or execution["status"] != "RUNNING":
+                    return record
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} not finished after {timeout:.0f}s (record: {record and record.status})")
+            time.sleep(0.2)
+
+    def objects(self, prefix: str = "") -> Iterator[str]:
+        s3 = self.client("s3")
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"]
+
+    def read(self, uri_or_key: str) -> bytes:
+        key = uri_or_key.split(f"s3://{self.bucket}/", 1)[-1]
+        return self.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def export(self, record: JobRecord, out_dir: Path) -> list[Path]:
+        """Copy the job's outputs (or its rejection report) into a local folder."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        uris = list(record.outputs.values())
+        if record.rejection_report:
+            uris.append(record.rejection_report)
+        written = []
+        for uri in uris:
+            target = out_dir / uri.rsplit("/", 1)[-1]
+            target.write_bytes(self.read(uri))
+            written.append(target)
+        if not record.outputs.get("job"):
+            target = out_dir / "job.json"
+            target.write_text(json.dumps(record.to_document(), indent=2, sort_keys=True, default=str))
+            written.append(target)
+        return written
+
+
+def _placeholder_zip() -> bytes:
+    """moto wants a deployment package; the code really run is the repo's functions/."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "# the local run invokes functions/<name>/app.py in-process\n")
+    return buffer.getvalue()
+
+
+@contextmanager
+def local_pipeline(options: LocalPipelineOptions | None = None) -> Iterator[LocalPipeline]:
+    with LocalPipeline(options) as pipeline:
+        yield pipeline

@@ -1,0 +1,79 @@
+"""Download: the provider's result sets to S3, then the job record COMPLETED and job.json.
+
+Each set present (``succeeded``, ``failed``; a set with no entities has no link and is not
+fetched) is streamed from the provider straight into a multipart upload under
+``<results prefix><input name>/<job id>/``; nothing is visible there until a set is whole.
+Running it twice is harmless: the objects are overwritten with the same content.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from geocode_dataflow.client import DataflowClient
+from geocode_dataflow.pipeline import jobs
+from geocode_dataflow.pipeline.config import PipelineConfig
+from geocode_dataflow.pipeline.jobs import JobRecord, JobStore
+from geocode_dataflow.pipeline.observability import MetricUnit, logger, metrics
+from geocode_dataflow.pipeline.storage import ObjectStore
+from geocode_dataflow.pipeline.submit import input_name
+
+RESULT_SETS = ("succeeded", "failed")
+EXTENSIONS = {"xml": "xml", "csv": "csv", "tab": "tsv", "pipe": "txt"}
+CONTENT_TYPES = {"xml": "application/xml", "csv": "text/csv", "tab": "text/tab-separated-values", "pipe": "text/plain"}
+
+
+def results_folder(record: JobRecord, config: PipelineConfig) -> str:
+    return f"{config.results_prefix}{input_name(record.input.key, config.input_prefix)}/{record.job_id}/"
+
+
+def download_results(
+    state: dict[str, Any], *, client: DataflowClient, store: JobStore, objects: ObjectStore, config: PipelineConfig
+) -> dict[str, Any]:
+    job_id = state["job_id"]
+    record = store.get(job_id)
+    if record is None:
+        raise LookupError(f"no job record {job_id}")
+    if record.status == jobs.COMPLETED:
+        logger.info("Job already completed; nothing to do")
+        return {**state, "status": jobs.COMPLETED, "outputs": record.outputs}
+
+    provider_job = client.get_job(state["provider_job_id"])
+    fmt = record.input_format or "xml"
+    folder = results_folder(record, config)
+    outputs: dict[str, str] = {}
+    for which in RESULT_SETS:
+        if which not in provider_job.output_urls:
+            continue
+        key = f"{folder}{which}.{EXTENSIONS.get(fmt, 'txt')}"
+        size = objects.put_stream(key, client.iter_results(provider_job, which), CONTENT_TYPES.get(fmt, "text/plain"))
+        outputs[which] = objects.uri(key)
+        logger.info("Result set stored", extra={"set": which, "bytes": size, "object": outputs[which]})
+    outputs["job"] = objects.uri(f"{folder}job.json")
+
+    total = provider_job.total_entity_count if provider_job.total_entity_count is not None else record.total_entities
+    failed = provider_job.failed_entity_count or 0
+    succeeded = max(0, (total or 0) - failed)
+    now = jobs.utc_now()
+    store.update(
+        job_id,
+        allowed_from=frozenset({jobs.PENDING}),
+        status=jobs.COMPLETED,
+        processed_entities=provider_job.processed_entity_count,
+        succeeded_entities=succeeded,
+        failed_entities=failed,
+        completed_at=jobs.iso(now),
+        outputs=outputs,
+    )
+    final = store.get(job_id)
+    assert final is not None
+    objects.put_json(f"{folder}job.json", final.to_document())
+
+    metrics.add_metric(name="JobsCompleted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="EntitiesSucceeded", unit=MetricUnit.Count, value=succeeded)
+    metrics.add_metric(name="EntitiesFailed", unit=MetricUnit.Count, value=failed)
+    if final.submitted_at:
+        started = jobs.parse_iso(final.submitted_at)
+        metrics.add_metric(name="JobDurationSeconds", unit=MetricUnit.Seconds, value=(now - started).total_seconds())
+    logger.info("Job completed", extra={"succeeded": succeeded, "failed": failed})
+    return {"job_id": job_id, "status": jobs.COMPLETED, "outputs": outputs, "succeeded": succeeded, "failed": failed}

@@ -1,0 +1,196 @@
+"""The job record: one DynamoDB item per input object version, and its state transitions.
+
+Statuses: RECEIVED (claimed by a submit invocation) -> REJECTED (file-level errors, no provider
+call) | PENDING (provider job created, execution running) -> COMPLETED | FAILED. REJECTED,
+COMPLETED and FAILED are final: no transition leaves them, which is what makes duplicate
+events and repeated failure notifications harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+RECEIVED = "RECEIVED"
+REJECTED = "REJECTED"
+PENDING = "PENDING"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+FINAL_STATUSES = frozenset({REJECTED, COMPLETED, FAILED})
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def make_job_id(bucket: str, key: str, version: str) -> str:
+    """A stable id for one version of one input object, usable as an execution name.
+
+    The same object version always maps to the same id (so a duplicate event finds its job),
+    a new version maps to a new id (so a changed file is a new job). ``version`` is the S3
+    version id, or the ETag when the bucket is not versioned.
+    """
+    digest = hashlib.sha256(f"{bucket}/{key}#{version}".encode()).hexdigest()[:20]
+    stem = key.rsplit("/", 1)[-1].split(".", 1)[0]
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")[:40] or "input"
+    return f"{slug}-{digest}"
+
+
+@dataclass
+class InputObject:
+    bucket: str
+    key: str
+    version_id: str | None
+    etag: str | None
+    size: int | None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass
+class JobRecord:
+    job_id: str
+    status: str
+    input: InputObject
+    created_at: str
+    updated_at: str
+    input_format: str | None = None
+    provider_job_id: str | None = None
+    total_entities: int | None = None
+    geocode_entities: int | None = None
+    reverse_entities: int | None = None
+    processed_entities: int | None = None
+    succeeded_entities: int | None = None
+    failed_entities: int | None = None
+    status_checks: int = 0
+    submitted_at: str | None = None
+    last_checked_at: str | None = None
+    completed_at: str | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+    rejection_report: str | None = None
+    error: dict[str, str] | None = None
+    expires_at: int | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        """The record as written to job.json and shown to people."""
+        doc = asdict(self)
+        doc["input"]["uri"] = self.input.uri
+        doc.pop("expires_at", None)
+        return doc
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> JobRecord:
+        data = {k: _plain(v) for k, v in item.items()}
+        data["input"] = InputObject(**data["input"])
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; the record uses int."""
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _item(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+class JobAlreadyExistsError(Exception):
+    """The job id is already recorded: a duplicate delivery of the same object version."""
+
+    def __init__(self, record: JobRecord) -> None:
+        super().__init__(f"job {record.job_id} already exists with status {record.status}")
+        self.record = record
+
+
+class JobStore:
+    """Job records in the DynamoDB jobs table (partition key ``job_id``)."""
+
+    def __init__(self, table: Any, *, retention_days: int = 400) -> None:
+        self._table = table
+        self._retention = timedelta(days=retention_days)
+
+    def get(self, job_id: str) -> JobRecord | None:
+        item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+        return JobRecord.from_item(item) if item else None
+
+    def claim(self, job_id: str, source: InputObject) -> JobRecord:
+        """Create the record in RECEIVED, or raise JobAlreadyExistsError with the existing one."""
+        now = iso(utc_now())
+        record = JobRecord(job_id=job_id, status=RECEIVED, input=source, created_at=now, updated_at=now)
+        item = _item(asdict(record))
+        item["input"] = _item(asdict(source))
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(job_id)")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            existing = self.get(job_id)
+            if existing is None:  # deleted in between: extremely unlikely, retry the claim
+                raise
+            raise JobAlreadyExistsError(existing) from exc
+        return record
+
+    def release(self, job_id: str) -> None:
+        """Forget a claim that led nowhere (no provider job), so the retried event starts over."""
+        try:
+            self._table.delete_item(
+                Key={"job_id": job_id},
+                ConditionExpression="#s = :received",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":received": RECEIVED},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def update(self, job_id: str, *, allowed_from: frozenset[str] | None = None, **values: Any) -> bool:
+        """Set ``values`` on the record. With ``allowed_from``, only when the current status is
+        one of those (returns False otherwise): the guard that keeps final states final."""
+        values["updated_at"] = iso(utc_now())
+        if values.get("status") in FINAL_STATUSES:
+            values["expires_at"] = int((utc_now() + self._retention).timestamp())
+        names = {f"#{k}": k for k in values}
+        vals = {f":{k}": v for k, v in values.items()}
+        expression = "SET " + ", ".join(f"#{k} = :{k}" for k in values)
+        kwargs: dict[str, Any] = {
+            "Key": {"job_id": job_id},
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": vals,
+            "ConditionExpression": "attribute_exists(job_id)",
+        }
+        if allowed_from is not None:
+            options = {f":from{i}": s for i, s in enumerate(sorted(allowed_from))}
+            names["#current_status"] = "status"
+            vals.update(options)
+            kwargs["ConditionExpression"] += f" AND #current_status IN ({', '.join(options)})"
+        try:
+            self._table.update_item(**kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

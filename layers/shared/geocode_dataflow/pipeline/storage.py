@@ -1,0 +1,78 @@
+"""S3 access for the pipeline: stream an input object, stream a result set in, write JSON.
+
+Result sets go through boto3's transfer manager as a multipart upload that is completed only
+when the whole stream has been read, so a download that dies half way leaves no object behind
+(the bucket's lifecycle rule aborts the orphaned parts).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO
+
+from boto3.s3.transfer import TransferConfig
+
+_TRANSFER = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
+
+
+class ChunkReader(io.RawIOBase):
+    """A read-only file object over an iterator of byte chunks (what upload_fileobj wants)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks: Iterator[bytes] = iter(chunks)
+        self._pending = b""
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        self.bytes_read += size
+        return size
+
+
+class ObjectStore:
+    def __init__(self, s3_client: Any, bucket: str) -> None:
+        self._s3 = s3_client
+        self.bucket = bucket
+
+    def head(self, key: str, version_id: str | None = None) -> dict[str, Any]:
+        kwargs = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        return self._s3.head_object(**kwargs)
+
+    def open(self, key: str, version_id: str | None = None) -> BinaryIO:
+        """The object's body as a stream (never read whole into memory)."""
+        kwargs = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        return self._s3.get_object(**kwargs)["Body"]
+
+    def put_stream(self, key: str, chunks: Iterable[bytes], content_type: str) -> int:
+        reader = ChunkReader(chunks)
+        self._s3.upload_fileobj(
+            io.BufferedReader(reader, buffer_size=1024 * 1024),
+            self.bucket,
+            key,
+            ExtraArgs={"ContentType": content_type},
+            Config=_TRANSFER,
+        )
+        return reader.bytes_read
+
+    def put_json(self, key: str, document: Any) -> None:
+        body = json.dumps(document, indent=2, sort_keys=True, default=str).encode("utf-8")
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"

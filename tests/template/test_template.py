@@ -1,0 +1,160 @@
+"""template.yaml: the offline validators, and the properties the design relies on."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local_pipeline import template as tpl
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tool(env_name: str, fallback: str) -> str | None:
+    path = os.environ.get(env_name) or shutil.which(fallback)
+    if path and Path(path).exists():
+        return path
+    if os.environ.get("REQUIRE_TOOLS"):
+        pytest.fail(f"{fallback} is required (run `make test`, which installs it)")
+    pytest.skip(f"{fallback} not installed; `make test` installs it")
+    return None
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return tpl.load_template()
+
+
+def test_template_passes_cfn_lint():
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(cfn_lint), str(ROOT / "template.yaml")], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_template_passes_sam_validate_lint():
+    sam = _tool("SAM_CLI", "sam")
+    result = subprocess.run(
+        [sam, "validate", "--lint", "--region", "us-east-1"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_state_machine_passes_asl_validator(tmp_path, template):
+    validator = _tool("ASL_VALIDATOR", "asl-validator")
+    definition = template["Resources"]["JobStateMachine"]["Properties"]["Definition"]
+    path = tmp_path / "definition.json"
+    path.write_text(json.dumps(definition))  # asl-validator accepts ${Placeholders}
+    result = subprocess.run([validator, "--json-path", str(path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _python312_path() -> str | None:
+    """A directory holding a real python3.12 (pyenv's shim is not one unless 3.12 is active)."""
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    for candidate in sorted(pyenv_root.glob("versions/3.12*/bin"), reverse=True):
+        if (candidate / "python3.12").exists():
+            return str(candidate)
+    return None
+
+
+@pytest.mark.slow
+def test_sam_build_succeeds(tmp_path):
+    sam = _tool("SAM_CLI", "sam")
+    extra = _python312_path()
+    if extra is None and not shutil.which("python3.12"):
+        if os.environ.get("REQUIRE_TOOLS"):
+            pytest.fail("sam build needs a python3.12 on PATH (pyenv 3.12 is used when present)")
+        pytest.skip("no python3.12 for sam build")
+    env = dict(os.environ)
+    if extra:
+        env["PATH"] = f"{extra}{os.pathsep}{env['PATH']}"
+    env.pop("PYENV_VERSION", None)
+    build_dir = tmp_path / "build"
+    result = subprocess.run(
+        [sam, "build", "--build-dir", str(build_dir), "--cache-dir", str(tmp_path / "cache")],
+        cwd=ROOT, capture_output=True, text=True, env=env, check=False, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    layer = build_dir / "SharedLayer" / "python"
+    assert (layer / "geocode_dataflow" / "pipeline" / "submit.py").exists()
+    assert (layer / "defusedxml").exists() and (layer / "aws_lambda_powertools").exists()
+    # Local-only code never reaches Lambda.
+    assert not (layer / "dataflow_emulator").exists() and not (layer / "moto").exists()
+    for name in ("SubmitJobFunction", "CheckJobStatusFunction", "DownloadResultsFunction", "RecordFailureFunction"):
+        assert (build_dir / name / "app.py").exists()
+
+
+def test_every_lambda_task_retries_lambda_service_errors_and_is_caught(template):
+    states = template["Resources"]["JobStateMachine"]["Properties"]["Definition"]["States"]
+    tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
+    assert tasks, "the state machine has Lambda tasks"
+    for name, state in tasks.items():
+        assert state["Resource"] == "arn:aws:states:::lambda:invoke", name
+        assert state["OutputPath"] == "$.Payload", name
+        retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
+        assert {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+                "Lambda.TooManyRequestsException"} <= retried, name
+        if name != "Record Failure":
+            assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"] and state["Catch"][0]["Next"] == "Record Failure"
+
+
+def test_poll_loop_is_total_and_bounded(template):
+    definition = template["Resources"]["JobStateMachine"]["Properties"]["Definition"]
+    states = definition["States"]
+    assert definition["TimeoutSeconds"] > 12 * 3600
+    checks, cap = (int(template["Parameters"][p]["Default"]) for p in ("MaxStatusChecks", "MaxWaitSeconds"))
+    assert checks * cap > 24 * 3600, "the attempt counter allows well beyond the service's 12 hours"
+    assert states["Wait For Job"]["SecondsPath"] == "$.wait_seconds"
+    for state in states.values():
+        if state["Type"] == "Choice":
+            assert "Default" in state
+    pending_rules = [c for c in states["Job Finished?"]["Choices"] if "And" in c]
+    assert pending_rules and pending_rules[0]["And"][1]["NumericLessThanPath"] == "$.max_attempts"
+
+
+def test_no_wildcard_actions_in_inline_policies(template):
+    for logical_id, resource in template["Resources"].items():
+        for policy in resource.get("Properties", {}).get("Policies", []) or []:
+            if not isinstance(policy, dict) or "Statement" not in policy:
+                continue
+            for statement in policy["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert all("*" not in action for action in actions), (logical_id, actions)
+
+
+def test_bucket_is_private_encrypted_and_tls_only(template):
+    props = template["Resources"]["DataBucket"]["Properties"]
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    statement = template["Resources"]["DataBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert statement["Effect"] == "Deny" and statement["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+
+
+def test_table_has_pitr_ttl_and_status_index(template):
+    props = template["Resources"]["JobsTable"]["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    index = props["GlobalSecondaryIndexes"][0]
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["status", "created_at"]
+
+
+def test_input_notifications_cover_every_accepted_suffix(template):
+    filters = tpl.s3_event_filters(template, "SubmitJobFunction")
+    assert {prefix for prefix, _ in filters} == {"inbox/"}
+    assert {suffix for _, suffix in filters} >= {".xml", ".csv", ".tab", ".tsv", ".txt", ".pipe", ".gz"}
+
+
+def test_every_function_has_a_log_group_with_retention(template):
+    functions = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"]
+    groups = [r for r in template["Resources"].values() if r["Type"] == "AWS::Logs::LogGroup"]
+    named = {g["Properties"]["LogGroupName"]["Fn::Sub"] for g in groups}
+    for function in functions:
+        assert f"/aws/lambda/${{{function}}}" in named
+    assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups)
