@@ -18,6 +18,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, *, runtime: Ru
     runtime = runtime or default_runtime()
     state = event["state"]
     bind_job(state["job_id"], event.get("execution_id"))
-    return download_results(
-        state, client=runtime.client(), store=runtime.store, objects=runtime.objects, config=runtime.config
-    )
+    return download_results(state, runtime.services())

@@ -36,4 +36,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, *, runtime: Ru
         state = event["state"]
         job_id, error, execution_id = state["job_id"], state.get("error"), event.get("execution_id")
     bind_job(job_id, execution_id)
-    return record_failure(job_id, error, store=runtime.store, objects=runtime.objects, config=runtime.config)
+    return record_failure(job_id, error, runtime.services())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,19 +20,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, *, runtime: Ru
     runtime = runtime or default_runtime()
     outcomes = []
     for record in S3Event(event).records:
-        key = record.s3.get_object.key  # already URL-decoded by the data class
+        key = unquote_plus(record.s3.get_object.key)  # S3 events carry keys URL-encoded (space -> +)
         if not key.startswith(runtime.config.input_prefix) or key.endswith("/"):
             logger.info("Ignoring object outside the input prefix", extra={"key": key})
             continue
-        outcome = submit_object(
-            record.s3.bucket.name,
-            key,
-            record.s3.get_object.get_value("versionId"),
-            config=runtime.config,
-            objects=runtime.objects,
-            store=runtime.store,
-            sfn=runtime.sfn,
-            client_factory=runtime.client,
-        )
+        version_id = record.s3.get_object.version_id
+        outcome = submit_object(record.s3.bucket.name, key, version_id, runtime.services())
         outcomes.append({"job_id": outcome.job_id, "status": outcome.status, "detail": outcome.detail})
     return {"jobs": outcomes}

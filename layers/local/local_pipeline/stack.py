@@ -37,6 +37,8 @@ from local_pipeline.lambdas import InProcessLambdas
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 ROLE_NAME = "local-pipeline-lambda-role"
+STACK_NAME = "local"
+SCHEDULE_SECONDS = 2.0  # the dispatcher's EventBridge schedule (moto has none), sped up
 _SUB = re.compile(r"\$\{([\w:.]+)\}")
 
 
@@ -83,6 +85,7 @@ class LocalPipeline:
         self._stack = ExitStack()
         self._saved_env: dict[str, str | None] = {}
         self.resources: dict[str, str] = {}
+        self._last_schedule = 0.0
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalPipeline:
@@ -164,7 +167,8 @@ class LocalPipeline:
     def _parameters(self) -> dict[str, Any]:
         values = tpl.parameter_defaults(self.template)
         values.update(self.options.parameter_overrides)
-        values.update({"AWS::AccountId": ACCOUNT_ID, "AWS::Region": REGION, "AWS::StackName": "local"})
+        values.update({"AWS::AccountId": ACCOUNT_ID, "AWS::Region": REGION, "AWS::StackName": STACK_NAME,
+                       "AWS::Partition": "aws"})
         return values
 
     def _resolve(self, value: Any) -> Any:
@@ -224,7 +228,7 @@ class LocalPipeline:
         substitutions = {f"{name}Arn": arn for name, arn in function_arns.items()}
         definition = tpl.state_machine_definition(template, substitutions)
         self.state_machine_arn = sfn.create_state_machine(
-            name="local-jobs", definition=definition, roleArn=role, type="STANDARD"
+            name=f"{STACK_NAME}-jobs", definition=definition, roleArn=role, type="STANDARD"
         )["stateMachineArn"]
         self.resources["JobStateMachine"] = self.state_machine_arn
 
@@ -305,6 +309,7 @@ class LocalPipeline:
         """Block until the job record is final and its execution (if any) has ended."""
         deadline = time.monotonic() + timeout
         while True:
+            self.run_schedules()
             record = self.record(job_id)
             if on_progress:
                 on_progress(record)
@@ -315,6 +320,13 @@ class LocalPipeline:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} not finished after {timeout:.0f}s (record: {record and record.status})")
             time.sleep(0.2)
+
+    def run_schedules(self, *, force: bool = False) -> None:
+        """What EventBridge's schedule does in AWS: run the dispatcher now and then."""
+        now = time.monotonic()
+        if force or now - self._last_schedule >= SCHEDULE_SECONDS:
+            self._last_schedule = now
+            self.lambdas.invoke("DispatchQueuedFunction", {"detail-type": "Scheduled Event", "source": "aws.events"})
 
     def objects(self, prefix: str = "") -> Iterator[str]:
         s3 = self.client("s3")

@@ -48,6 +48,8 @@ class PipelineConfig:
     max_wait_seconds: float = 300.0
     max_status_checks: int = 600
     record_retention_days: int = 400
+    max_jobs_in_flight: int = 10
+    max_jobs_per_day: int = 50
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineConfig:
@@ -67,4 +69,6 @@ class PipelineConfig:
             max_wait_seconds=_number(env, "MAX_WAIT_SECONDS", 300.0),
             max_status_checks=int(_number(env, "MAX_STATUS_CHECKS", 600)),
             record_retention_days=int(_number(env, "JOB_RECORD_RETENTION_DAYS", 400)),
+            max_jobs_in_flight=int(_number(env, "MAX_JOBS_IN_FLIGHT", 10)),
+            max_jobs_per_day=int(_number(env, "MAX_JOBS_PER_DAY", 50)),
         )

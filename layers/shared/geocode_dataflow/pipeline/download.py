@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from geocode_dataflow.client import DataflowClient
 from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.config import PipelineConfig
-from geocode_dataflow.pipeline.jobs import JobRecord, JobStore
+from geocode_dataflow.pipeline.dispatch import release_and_dispatch
+from geocode_dataflow.pipeline.jobs import JobRecord
 from geocode_dataflow.pipeline.observability import MetricUnit, logger, metrics
-from geocode_dataflow.pipeline.storage import ObjectStore
-from geocode_dataflow.pipeline.submit import input_name
+from geocode_dataflow.pipeline.submit import Services, input_name
 
 RESULT_SETS = ("succeeded", "failed")
 EXTENSIONS = {"xml": "xml", "csv": "csv", "tab": "tsv", "pipe": "txt"}
@@ -27,17 +26,18 @@ def results_folder(record: JobRecord, config: PipelineConfig) -> str:
     return f"{config.results_prefix}{input_name(record.input.key, config.input_prefix)}/{record.job_id}/"
 
 
-def download_results(
-    state: dict[str, Any], *, client: DataflowClient, store: JobStore, objects: ObjectStore, config: PipelineConfig
-) -> dict[str, Any]:
+def download_results(state: dict[str, Any], services: Services) -> dict[str, Any]:
+    config, store, objects = services.config, services.store, services.objects
     job_id = state["job_id"]
     record = store.get(job_id)
     if record is None:
         raise LookupError(f"no job record {job_id}")
     if record.status == jobs.COMPLETED:
         logger.info("Job already completed; nothing to do")
-        return {**state, "status": jobs.COMPLETED, "outputs": record.outputs}
+        release_and_dispatch(services, job_id)
+        return {"job_id": job_id, "status": jobs.COMPLETED, "outputs": record.outputs}
 
+    client = services.client_factory()
     provider_job = client.get_job(state["provider_job_id"])
     fmt = record.input_format or "xml"
     folder = results_folder(record, config)
@@ -76,4 +76,5 @@ def download_results(
         started = jobs.parse_iso(final.submitted_at)
         metrics.add_metric(name="JobDurationSeconds", unit=MetricUnit.Seconds, value=(now - started).total_seconds())
     logger.info("Job completed", extra={"succeeded": succeeded, "failed": failed})
+    release_and_dispatch(services, job_id)
     return {"job_id": job_id, "status": jobs.COMPLETED, "outputs": outputs, "succeeded": succeeded, "failed": failed}

@@ -12,13 +12,12 @@ import json
 from typing import Any
 
 from geocode_dataflow.pipeline import jobs
-from geocode_dataflow.pipeline.config import PipelineConfig
+from geocode_dataflow.pipeline.dispatch import release_and_dispatch
 from geocode_dataflow.pipeline.download import results_folder
-from geocode_dataflow.pipeline.jobs import JobStore
 from geocode_dataflow.pipeline.observability import MetricUnit, logger, metrics
-from geocode_dataflow.pipeline.storage import ObjectStore
+from geocode_dataflow.pipeline.submit import Services
 
-_NOT_FINAL = frozenset({jobs.RECEIVED, jobs.PENDING})
+_NOT_FINAL = frozenset({jobs.RECEIVED, jobs.QUEUED, jobs.PENDING})
 MAX_REASON = 2000
 
 
@@ -40,9 +39,8 @@ def describe_error(error: dict[str, Any] | None) -> dict[str, str]:
     return {"type": kind, "message": message[:MAX_REASON] or kind}
 
 
-def record_failure(
-    job_id: str, error: dict[str, Any] | None, *, store: JobStore, objects: ObjectStore, config: PipelineConfig
-) -> dict[str, Any]:
+def record_failure(job_id: str, error: dict[str, Any] | None, services: Services) -> dict[str, Any]:
+    store, objects, config = services.store, services.objects, services.config
     reason = describe_error(error)
     changed = store.update(
         job_id, allowed_from=_NOT_FINAL, status=jobs.FAILED, error=reason, completed_at=jobs.iso(jobs.utc_now())
@@ -58,4 +56,5 @@ def record_failure(
         objects.put_json(key, record.to_document())
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     logger.error("Job failed", extra={"error_type": reason["type"], "reason": reason["message"]})
+    release_and_dispatch(services, job_id)
     return {"job_id": job_id, "status": jobs.FAILED, "error": reason}

@@ -1,7 +1,8 @@
 """The job record: one DynamoDB item per input object version, and its state transitions.
 
 Statuses: RECEIVED (claimed by a submit invocation) -> REJECTED (file-level errors, no provider
-call) | PENDING (provider job created, execution running) -> COMPLETED | FAILED. REJECTED,
+call) | QUEUED (valid, waiting for a provider slot) | PENDING (provider job created, execution
+running) -> COMPLETED | FAILED. REJECTED,
 COMPLETED and FAILED are final: no transition leaves them, which is what makes duplicate
 events and repeated failure notifications harmless.
 """
@@ -18,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 RECEIVED = "RECEIVED"
+QUEUED = "QUEUED"
 REJECTED = "REJECTED"
 PENDING = "PENDING"
 COMPLETED = "COMPLETED"
@@ -84,6 +86,7 @@ class JobRecord:
     completed_at: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     rejection_report: str | None = None
+    queued_reason: str | None = None
     error: dict[str, str] | None = None
     expires_at: int | None = None
 
@@ -125,6 +128,9 @@ class JobAlreadyExistsError(Exception):
         self.record = record
 
 
+STATUS_INDEX = "status-created_at-index"
+
+
 class JobStore:
     """Job records in the DynamoDB jobs table (partition key ``job_id``)."""
 
@@ -135,6 +141,18 @@ class JobStore:
     def get(self, job_id: str) -> JobRecord | None:
         item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
         return JobRecord.from_item(item) if item else None
+
+    def with_status(self, status: str, limit: int = 25) -> list[JobRecord]:
+        """Oldest first, through the status index."""
+        response = self._table.query(
+            IndexName=STATUS_INDEX,
+            KeyConditionExpression="#s = :s",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": status},
+            ScanIndexForward=True,
+            Limit=limit,
+        )
+        return [JobRecord.from_item(item) for item in response.get("Items", [])]
 
     def claim(self, job_id: str, source: InputObject) -> JobRecord:
         """Create the record in RECEIVED, or raise JobAlreadyExistsError with the existing one."""

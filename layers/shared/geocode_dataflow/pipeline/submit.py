@@ -1,12 +1,15 @@
 """Submit: a file dropped under the input prefix becomes a provider job and an execution.
 
-1. Claim a job record for this object version (a duplicate event stops here).
+1. Claim a job record for this object version: the job id is derived from the bucket, key and
+   version, so a duplicate event finds the record and stops (one provider job per version).
 2. Validate the file, streamed from S3. File-level errors: a rejection report under the
    rejected prefix, record REJECTED, and no call to the provider.
-3. Create the provider job with the file streamed from S3 (gunzipped and transcoded to UTF-8 on
-   the way, never whole in memory); the job's description is our job id, which is how a job
-   created by an invocation that then crashed is found again instead of created twice.
-4. Record PENDING with the counts and start the state machine execution named after the job.
+3. Take a provider slot (``slots``). None free: the record says QUEUED and why, and the
+   dispatcher starts it when a slot frees.
+4. Start: create the provider job with the file streamed from S3 (gunzipped and transcoded to
+   UTF-8 on the way, never whole in memory; its description is our job id, which is how the
+   job of an invocation that crashed is found again instead of created twice), record PENDING
+   and start the state machine execution named after the job.
 """
 
 from __future__ import annotations
@@ -17,17 +20,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from geocode_dataflow.client import DataflowClient
+from geocode_dataflow.client import DataflowClient, DataflowJob
 from geocode_dataflow.errors import PermanentError, TransientError
 from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.config import PipelineConfig
-from geocode_dataflow.pipeline.jobs import InputObject, JobAlreadyExistsError, JobStore
+from geocode_dataflow.pipeline.jobs import InputObject, JobAlreadyExistsError, JobRecord, JobStore
 from geocode_dataflow.pipeline.observability import MetricUnit, bind_job, logger, metrics
+from geocode_dataflow.pipeline.slots import ProviderSlots
 from geocode_dataflow.pipeline.storage import ObjectStore
 from geocode_dataflow.schema import Limits, utf8_chunks, validate_feed
 
 # A claim older than this (the submit function's maximum run time plus a margin) belongs to an
-# invocation that died; the next delivery of the event may take the job over.
+# invocation that died; the next delivery of the event, or the dispatcher, takes the job over.
 STALE_CLAIM = timedelta(minutes=16)
 
 
@@ -40,6 +44,18 @@ class SubmitOutcome:
     job_id: str
     status: str
     detail: str
+
+
+@dataclass
+class Services:
+    """What submitting and starting jobs talks to (built by the handler's runtime)."""
+
+    config: PipelineConfig
+    objects: ObjectStore
+    store: JobStore
+    slots: ProviderSlots
+    sfn: Any
+    client_factory: Callable[[], DataflowClient]
 
 
 def input_name(key: str, input_prefix: str) -> str:
@@ -58,17 +74,8 @@ def state_for_execution(job_id: str, provider_job_id: str, config: PipelineConfi
     }
 
 
-def submit_object(
-    bucket: str,
-    key: str,
-    version_id: str | None,
-    *,
-    config: PipelineConfig,
-    objects: ObjectStore,
-    store: JobStore,
-    sfn: Any,
-    client_factory: Callable[[], DataflowClient],
-) -> SubmitOutcome:
+def submit_object(bucket: str, key: str, version_id: str | None, services: Services) -> SubmitOutcome:
+    config, objects, store = services.config, services.objects, services.store
     head = objects.head(key, version_id)
     etag = str(head.get("ETag", "")).strip('"') or None
     version_id = version_id or head.get("VersionId")
@@ -78,62 +85,110 @@ def submit_object(
     job_id = jobs.make_job_id(bucket, key, version_id or etag or "")
     bind_job(job_id)
 
-    taking_over = False
     try:
         store.claim(job_id, source)
     except JobAlreadyExistsError as exc:
-        existing = exc.record
-        if existing.status == jobs.PENDING and existing.provider_job_id:
-            # The job exists; make sure its execution does too (StartExecution is idempotent).
-            state = state_for_execution(job_id, existing.provider_job_id, config)
-            _start_execution(sfn, config, job_id, state)
-            return SubmitOutcome(job_id, existing.status, "duplicate delivery")
-        if existing.status != jobs.RECEIVED:
-            logger.info("Duplicate delivery ignored", extra={"status": existing.status})
-            return SubmitOutcome(job_id, existing.status, "duplicate delivery")
-        if not _is_stale(existing):
-            raise ClaimBusyError(f"job {job_id} is being submitted by another invocation") from exc
-        logger.warning("Taking over a stale claim", extra={"claimed_at": existing.updated_at})
-        taking_over = store.update(job_id, allowed_from=frozenset({jobs.RECEIVED}), status=jobs.RECEIVED)
-        if not taking_over:
-            raise ClaimBusyError(f"job {job_id} was taken over by another invocation") from exc
+        return _on_duplicate(exc.record, services)
 
     try:
         report = validate_feed(objects.open(key, version_id), key, limits=Limits(max_entities=config.max_entities))
-        if not report.valid:
-            return _reject(job_id, key, report, config=config, objects=objects, store=store)
-        client = client_factory()
-        provider_job = _find_existing_provider_job(client, job_id) if taking_over else None
+    except Exception:
+        store.release(job_id)  # let the retried event start over
+        raise
+    if not report.valid:
+        return _reject(job_id, key, report, services)
+
+    store.update(
+        job_id,
+        input_format=report.format,
+        total_entities=report.entity_count,
+        geocode_entities=report.geocode_count,
+        reverse_entities=report.reverse_count,
+    )
+    metrics.add_metric(name="EntitiesSubmitted", unit=MetricUnit.Count, value=report.entity_count)
+    decision = services.slots.try_acquire(job_id)
+    if not decision.acquired:
+        store.update(job_id, allowed_from=frozenset({jobs.RECEIVED}), status=jobs.QUEUED, queued_reason=decision.reason)
+        metrics.add_metric(name="JobsQueued", unit=MetricUnit.Count, value=1)
+        logger.info("Job queued", extra={"reason": decision.reason})
+        return SubmitOutcome(job_id, jobs.QUEUED, decision.reason or "queued")
+    record = store.get(job_id)
+    assert record is not None
+    return start_job(record, services, adopt=False)
+
+
+def start_job(record: JobRecord, services: Services, *, adopt: bool) -> SubmitOutcome:
+    """Create the provider job for a validated record that holds a slot, then run it.
+
+    With ``adopt``, a provider job whose description is our job id (created by an earlier
+    attempt that died before recording it) is used instead of creating a second one.
+    """
+    config, store, job_id = services.config, services.store, record.job_id
+    try:
+        client = services.client_factory()
+        provider_job = _find_provider_job(client, job_id) if adopt else None
         if provider_job is None:
-            chunks = utf8_chunks(objects.open(key, version_id), key)
-            provider_job = client.create_job(chunks, report.format, description=job_id)
+            chunks = utf8_chunks(services.objects.open(record.input.key, record.input.version_id), record.input.key)
+            provider_job = client.create_job(chunks, record.input_format or "xml", description=job_id)
             logger.info("Provider job created", extra={"provider_job_id": provider_job.id})
         else:
             logger.warning("Adopting the provider job of an earlier attempt", extra={"provider_job_id": provider_job.id})
     except PermanentError as exc:
-        # A bad key or a request the service refuses: retrying the event cannot help.
-        return _fail(job_id, exc, store=store)
-    except Exception:
-        store.release(job_id)
-        raise
+        # A bad key or a request the service refuses: retrying cannot help.
+        services.slots.release(job_id)
+        return _fail(job_id, exc, store)
+    except TransientError as exc:
+        # The provider is busy or unreachable (after the client's own retries). Give the slot
+        # back and queue the job: the dispatcher retries it, adopting the provider job if the
+        # create did reach the service after all.
+        services.slots.release(job_id)
+        reason = f"the provider could not take the job yet ({type(exc).__name__}); it will be retried"
+        store.update(job_id, allowed_from=frozenset({jobs.RECEIVED}), status=jobs.QUEUED, queued_reason=reason)
+        logger.warning("Job queued after a transient provider error", extra={"error": str(exc)})
+        return SubmitOutcome(job_id, jobs.QUEUED, reason)
 
     store.update(
         job_id,
         status=jobs.PENDING,
         provider_job_id=provider_job.id,
-        input_format=report.format,
-        total_entities=report.entity_count,
-        geocode_entities=report.geocode_count,
-        reverse_entities=report.reverse_count,
         submitted_at=jobs.iso(jobs.utc_now()),
+        queued_reason=None,
     )
-    _start_execution(sfn, config, job_id, state_for_execution(job_id, provider_job.id, config))
+    _start_execution(services, job_id, state_for_execution(job_id, provider_job.id, config))
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="EntitiesSubmitted", unit=MetricUnit.Count, value=report.entity_count)
     return SubmitOutcome(job_id, jobs.PENDING, f"provider job {provider_job.id}")
 
 
-def _fail(job_id: str, exc: Exception, *, store: JobStore) -> SubmitOutcome:
+def _on_duplicate(existing: JobRecord, services: Services) -> SubmitOutcome:
+    job_id = existing.job_id
+    if existing.status == jobs.PENDING and existing.provider_job_id:
+        # The job exists; make sure its execution does too (StartExecution is idempotent).
+        _start_execution(services, job_id, state_for_execution(job_id, existing.provider_job_id, services.config))
+        return SubmitOutcome(job_id, existing.status, "duplicate delivery")
+    if existing.status != jobs.RECEIVED:
+        logger.info("Duplicate delivery ignored", extra={"status": existing.status})
+        return SubmitOutcome(job_id, existing.status, "duplicate delivery")
+    if not is_stale(existing):
+        raise ClaimBusyError(f"job {job_id} is being submitted by another invocation")
+    # The invocation that claimed it died: put it back in the queue for the dispatcher, which
+    # adopts a provider job it may have created.
+    services.store.update(job_id, allowed_from=frozenset({jobs.RECEIVED}), status=jobs.QUEUED,
+                          queued_reason="resumed after an interrupted submission")
+    return SubmitOutcome(job_id, jobs.QUEUED, "resumed after an interrupted submission")
+
+
+def is_stale(record: JobRecord) -> bool:
+    return jobs.utc_now() - jobs.parse_iso(record.updated_at) > STALE_CLAIM
+
+
+def _find_provider_job(client: DataflowClient, job_id: str) -> DataflowJob | None:
+    for job in client.list_jobs():
+        if job.description == job_id and job.status in ("Pending", "Completed"):
+            return job
+    return None
+
+
+def _fail(job_id: str, exc: Exception, store: JobStore) -> SubmitOutcome:
     reason = {"type": type(exc).__name__, "message": str(exc)}
     store.update(job_id, status=jobs.FAILED, error=reason, completed_at=jobs.iso(jobs.utc_now()))
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
@@ -141,31 +196,20 @@ def _fail(job_id: str, exc: Exception, *, store: JobStore) -> SubmitOutcome:
     return SubmitOutcome(job_id, jobs.FAILED, reason["message"])
 
 
-def _is_stale(record: jobs.JobRecord) -> bool:
-    claimed = jobs.parse_iso(record.updated_at)
-    return jobs.utc_now() - claimed > STALE_CLAIM
-
-
-def _find_existing_provider_job(client: DataflowClient, job_id: str) -> Any | None:
-    for job in client.list_jobs():
-        if job.description == job_id and job.status in ("Pending", "Completed"):
-            return job
-    return None
-
-
-def _reject(job_id: str, key: str, report: Any, *, config: PipelineConfig, objects: ObjectStore, store: JobStore) -> SubmitOutcome:
+def _reject(job_id: str, key: str, report: Any, services: Services) -> SubmitOutcome:
+    config, objects = services.config, services.objects
     report_key = f"{config.rejected_prefix}{input_name(key, config.input_prefix)}/{job_id}/rejection.json"
     document = {
         "job_id": job_id,
         "status": jobs.REJECTED,
         "input": objects.uri(key),
-        "summary": f"The file was rejected before anything was sent to the geocoding service: "
-        f"{len(report.errors)} file-level error(s).",
+        "summary": "The file was rejected before anything was sent to the geocoding service: "
+        f"{len(report.errors)} file-level error(s). Fix them and upload the file again.",
         "report": report.to_dict(),
     }
     objects.put_json(report_key, document)
     first = report.errors[0].message if report.errors else "invalid file"
-    store.update(
+    services.store.update(
         job_id,
         status=jobs.REJECTED,
         input_format=report.format,
@@ -178,8 +222,9 @@ def _reject(job_id: str, key: str, report: Any, *, config: PipelineConfig, objec
     return SubmitOutcome(job_id, jobs.REJECTED, first)
 
 
-def _start_execution(sfn: Any, config: PipelineConfig, job_id: str, state: dict[str, Any]) -> None:
+def _start_execution(services: Services, job_id: str, state: dict[str, Any]) -> None:
+    sfn = services.sfn
     try:
-        sfn.start_execution(stateMachineArn=config.state_machine_arn, name=job_id, input=json.dumps(state))
+        sfn.start_execution(stateMachineArn=services.config.state_machine_arn, name=job_id, input=json.dumps(state))
     except sfn.exceptions.ExecutionAlreadyExists:
         logger.info("Execution already started")

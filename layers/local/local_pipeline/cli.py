@@ -1,0 +1,139 @@
+"""``geocode-dataflow local run FILE --out DIR`` and ``geocode-dataflow local demo``.
+
+Both run the real pipeline on this machine (see ``local_pipeline.stack``): the file is dropped
+under the input prefix of the emulated bucket, the S3 event runs the submit function, the state
+machine polls the emulator, and the outputs are copied to DIR. Exit code 0 only for COMPLETED.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from geocode_dataflow.pipeline import jobs
+from geocode_dataflow.pipeline.jobs import JobRecord
+
+SAMPLE = Path(__file__).resolve().parent / "samples" / "demo-addresses.xml"
+EXIT_COMPLETED, EXIT_FAILED, EXIT_REJECTED, EXIT_ERROR = 0, 1, 2, 3
+
+
+def add_arguments(parser: argparse.ArgumentParser, *, demo: bool) -> None:
+    if not demo:
+        parser.add_argument("file", type=Path, help="a Data Schema v2.0 file (xml, csv, tab, pipe; .gz accepted)")
+    parser.add_argument("--out", type=Path, default=Path("local-results"), help="folder that receives the outputs")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the job (default 600)")
+    parser.add_argument("--processing-seconds", type=float, default=2.0, help="emulated processing time per job")
+
+
+class _Progress:
+    """One status line, rewritten in place on a terminal, printed on change otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._started = time.monotonic()
+        self._last = ""
+
+    def __call__(self, record: JobRecord | None) -> None:
+        elapsed = time.monotonic() - self._started
+        if record is None:
+            line = "waiting for the S3 event to be processed"
+        else:
+            counts = ""
+            if record.total_entities is not None:
+                done = record.processed_entities or 0
+                counts = f" {done}/{record.total_entities} entities processed"
+            line = f"{record.status:<9}{counts} (checks: {record.status_checks})"
+        if self._tty:
+            self._stream.write(f"\r[{elapsed:6.1f}s] {line:<70}")
+            self._stream.flush()
+        elif line != self._last:
+            self._stream.write(f"[{elapsed:6.1f}s] {line}\n")
+        self._last = line
+
+    def done(self) -> None:
+        if self._tty:
+            self._stream.write("\n")
+
+
+def run_local(args: argparse.Namespace) -> int:
+    from local_pipeline.stack import LocalPipeline, LocalPipelineOptions
+
+    demo = getattr(args, "local_command", None) == "demo" or getattr(args, "file", None) is None
+    source: Path = SAMPLE if demo else Path(args.file)
+    out: Path = Path(getattr(args, "out", None) or "local-results")
+    if not source.is_file():
+        print(f"error: {source} is not a file", file=sys.stderr)
+        return EXIT_ERROR
+    options = LocalPipelineOptions(emulator_processing_seconds=float(getattr(args, "processing_seconds", 2.0) or 0))
+    err = sys.stderr
+    with LocalPipeline(options) as pipeline:
+        log_path = out / "lambda-logs.jsonl"
+        out.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "w", encoding="utf-8") as log:
+            pipeline.lambdas.output_listeners.append(log.write)
+            err.write(
+                f"Local AWS (moto) at {pipeline.aws_endpoint}; Dataflow provider at {pipeline.endpoint}\n"
+                f"Dropping {source.name} into s3://{pipeline.bucket}/{pipeline.input_prefix}\n"
+            )
+            job_id = pipeline.drop(source)
+            progress = _Progress(err)
+            try:
+                record = pipeline.wait(job_id, timeout=float(getattr(args, "timeout", 600.0)), on_progress=progress)
+            finally:
+                progress.done()
+        files = pipeline.export(record, out)
+    _print_summary(record, files, log_path, sys.stdout)
+    if record.status == jobs.COMPLETED:
+        return EXIT_COMPLETED
+    return EXIT_REJECTED if record.status == jobs.REJECTED else EXIT_FAILED
+
+
+def _print_summary(record: JobRecord, files: list[Path], log_path: Path, out: TextIO) -> None:
+    out.write(f"\nJob {record.job_id}: {record.status}\n")
+    if record.total_entities is not None:
+        out.write(
+            f"  entities: {record.total_entities} total ({record.geocode_entities} geocode, "
+            f"{record.reverse_entities} reverse), {record.succeeded_entities or 0} succeeded, "
+            f"{record.failed_entities or 0} failed\n"
+        )
+    if record.error:
+        out.write(f"  reason: {record.error.get('message')}\n")
+    for path in files:
+        out.write(f"  wrote {path}\n")
+    out.write(f"  function logs: {log_path}\n")
+    for path in files:
+        if path.stem in ("succeeded", "failed"):
+            _print_entities(path, out)
+
+
+def _print_entities(path: Path, out: TextIO) -> None:
+    from geocode_dataflow.schema import open_feed
+
+    out.write(f"\n{path.name}:\n")
+    with open_feed(path) as feed:
+        for entity in feed:
+            out.write(f"  {_describe(entity)}\n")
+
+
+def _describe(entity: Any) -> str:
+    if entity.fault_reason:
+        return f"{entity.id:<14} {entity.status_code}: {entity.fault_reason}"
+    if not entity.responses:
+        return f"{entity.id:<14} no match"
+    best = entity.responses[0]
+    point = best.point or (best.geocode_points[0] if best.geocode_points else None)
+    where = f"{float(point.latitude):9.4f}, {float(point.longitude):10.4f}" if point else "(no point)"
+    return f"{entity.id:<14} {where}  {best.name or ''}  [{best.entity_type}, {best.confidence}, {best.match_codes}]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (the CLI's ``local`` subcommand calls run_local directly)."""
+    parser = argparse.ArgumentParser(prog="local-pipeline")
+    sub = parser.add_subparsers(dest="local_command", required=True)
+    add_arguments(sub.add_parser("run"), demo=False)
+    add_arguments(sub.add_parser("demo"), demo=True)
+    return run_local(parser.parse_args(argv))

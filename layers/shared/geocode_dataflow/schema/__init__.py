@@ -1,0 +1,58 @@
+"""Data Schema v2.0 of the Geocode Dataflow API: streaming readers, writers and validation.
+
+Four formats (xml, csv, tab, pipe), read from UTF-8/UTF-16 and optionally gzip, in constant
+memory; written as UTF-8. See ``model`` for the entities, ``validate_feed`` for checking a file
+before it is sent, and ``convert`` for what each format can carry.
+"""
+
+from geocode_dataflow.schema.checks import Finding, check_entity, fault_reason
+from geocode_dataflow.schema.columns import TEXT_COLUMNS
+from geocode_dataflow.schema.convert import convert_feed, text_losses, write_feed
+from geocode_dataflow.schema.detect import FORMATS, TEXT_FORMATS, VERSION_LINE
+from geocode_dataflow.schema.encoding import utf8_chunks
+from geocode_dataflow.schema.issues import FeedError, Issue
+from geocode_dataflow.schema.model import (
+    Address,
+    BoundingBox,
+    GeocodeEntity,
+    GeocodePoint,
+    GeocodeRequest,
+    GeocodeResponse,
+    Point,
+    QueryParseValue,
+    ReverseGeocodeRequest,
+)
+from geocode_dataflow.schema.reader import FeedReader, open_feed
+from geocode_dataflow.schema.validate import Limits, ValidationReport, validate_feed
+from geocode_dataflow.schema.xmlfeed import NAMESPACE
+
+__all__ = [
+    "FORMATS",
+    "NAMESPACE",
+    "TEXT_COLUMNS",
+    "TEXT_FORMATS",
+    "VERSION_LINE",
+    "Address",
+    "BoundingBox",
+    "FeedError",
+    "FeedReader",
+    "Finding",
+    "GeocodeEntity",
+    "GeocodePoint",
+    "GeocodeRequest",
+    "GeocodeResponse",
+    "Issue",
+    "Limits",
+    "Point",
+    "QueryParseValue",
+    "ReverseGeocodeRequest",
+    "ValidationReport",
+    "check_entity",
+    "convert_feed",
+    "fault_reason",
+    "open_feed",
+    "text_losses",
+    "utf8_chunks",
+    "validate_feed",
+    "write_feed",
+]

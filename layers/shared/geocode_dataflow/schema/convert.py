@@ -1,0 +1,131 @@
+"""``write_feed`` and ``convert_feed``: any entities to any format, and what text cannot carry.
+
+XML carries everything in the model. Text (csv/tab/pipe) has one row per entity and no column
+for some XML options, so converting to text drops, per entity (``text_losses`` lists them):
+
+- every ``GeocodeResponse`` after the first (text has the first/best one only);
+- ``MaxResults``, ``IncludeNeighborhood`` and ``IncludeQueryParse`` of either request
+  ("available with XML requests only");
+- with both request kinds in one entity: the ReverseGeocodeRequest's Culture and
+  MinimumConfidence when they differ from the GeocodeRequest's (text has one column for each);
+- a request with nothing text can hold (e.g. ``<GeocodeRequest/>``, or a ReverseGeocodeRequest
+  with no Location and no IncludeEntityTypes, whose Culture then reads back as a forward one);
+- leading/trailing whitespace of values, and an empty ``<Address/>`` (both read back as absent).
+
+Converting to XML loses nothing the model holds, but a ``false`` boolean is written as absent
+(its default), as the service's own echo does (Q33).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from geocode_dataflow.schema import columns as col
+from geocode_dataflow.schema.detect import FORMATS, TEXT_FORMATS, check_format
+from geocode_dataflow.schema.encoding import Source
+from geocode_dataflow.schema.issues import Issue
+from geocode_dataflow.schema.model import GeocodeEntity, GeocodeRequest, ReverseGeocodeRequest
+from geocode_dataflow.schema.reader import open_feed
+from geocode_dataflow.schema.text import write_text
+from geocode_dataflow.schema.xmlfeed import write_xml
+
+
+def write_feed(
+    entities: Iterable[GeocodeEntity],
+    sink: BinaryIO,
+    fmt: str,
+    *,
+    columns: list[str] | None = None,
+    header: list[str] | None = None,
+    version_line: str | None = None,
+) -> int:
+    """Write ``entities`` to ``sink`` as UTF-8 (no BOM), streaming; return how many.
+
+    Text: the version line (``version_line`` verbatim, else the standard one), the header line
+    (``header`` tokens verbatim when given, each mapped to its trimmed canonical column; else
+    ``columns``; else all 41 ``TEXT_COLUMNS``), then one row per entity with exactly those
+    columns, CSV-quoted where needed. XML: ``columns``/``header``/``version_line`` are ignored.
+    """
+    fmt = check_format(fmt) or ""
+    if fmt == "xml":
+        return write_xml(entities, sink)
+    return write_text(entities, sink, fmt, columns=columns, header=header, version_line=version_line)
+
+
+def _request_options(request: GeocodeRequest | ReverseGeocodeRequest, kind: str) -> list[str]:
+    dropped = []
+    if request.max_results is not None:
+        dropped.append(f"{kind} MaxResults={request.max_results}")
+    if request.include_neighborhood is not None:
+        dropped.append(f"{kind} IncludeNeighborhood={str(request.include_neighborhood).lower()}")
+    if isinstance(request, GeocodeRequest) and request.include_query_parse is not None:
+        dropped.append(f"{kind} IncludeQueryParse={str(request.include_query_parse).lower()}")
+    return dropped
+
+
+def text_losses(entity: GeocodeEntity) -> list[str]:
+    """What writing ``entity`` as text (csv/tab/pipe) would drop, in words; empty if nothing."""
+    dropped: list[str] = []
+    forward, reverse = entity.geocode_request, entity.reverse_geocode_request
+    if len(entity.responses) > 1:
+        dropped.append(f"{len(entity.responses) - 1} GeocodeResponse(s) after the first")
+    if forward is not None:
+        dropped += _request_options(forward, "GeocodeRequest")
+        carried = col.entity_to_cells(GeocodeEntity(id=None, geocode_request=forward))
+        if not carried:
+            dropped.append("an empty GeocodeRequest")
+    if reverse is not None:
+        dropped += _request_options(reverse, "ReverseGeocodeRequest")
+        if not (reverse.latitude or reverse.longitude or reverse.include_entity_types):
+            dropped.append("a ReverseGeocodeRequest without Location or IncludeEntityTypes")
+        if forward is not None:
+            for attr, label in (("culture", "Culture"), ("min_confidence", "MinimumConfidence")):
+                mine, theirs = getattr(reverse, attr), getattr(forward, attr)
+                if mine is not None and mine != theirs:
+                    dropped.append(f"ReverseGeocodeRequest {label}={mine!r} (text has one {label} column)")
+    return dropped
+
+
+def convert_feed(
+    source: Source,
+    sink: BinaryIO,
+    to_fmt: str,
+    filename: str | None = None,
+    *,
+    fmt: str | None = None,
+    losses: list[Issue] | None = None,
+) -> int:
+    """Read a feed in any format and write it as ``to_fmt``; return the number of entities.
+
+    Text to text keeps the source's columns (and version line); XML to text writes all 41
+    columns. When ``losses`` is a list, one ``Issue`` (code ``dropped-in-conversion``) is
+    appended per entity that loses something (see the module docstring for what can be lost).
+    Raises ``FeedError`` if the source is not a readable v2.0 feed.
+    """
+    target = check_format(to_fmt)
+    if target not in FORMATS:
+        raise ValueError(f"unknown format {to_fmt!r}")
+    with open_feed(source, filename, fmt=fmt) as reader:
+        entities: Iterator[GeocodeEntity] = iter(reader)
+        if losses is not None and target in TEXT_FORMATS:
+            entities = _noting_losses(entities, losses)
+        if target == "xml":
+            return write_feed(entities, sink, "xml")
+        columns = reader.columns if reader.format in TEXT_FORMATS else None
+        return write_feed(entities, sink, target, columns=columns, version_line=reader.version_line)
+
+
+def _noting_losses(entities: Iterator[GeocodeEntity], losses: list[Issue]) -> Iterator[GeocodeEntity]:
+    for entity in entities:
+        dropped = text_losses(entity)
+        if dropped:
+            losses.append(
+                Issue(
+                    "dropped-in-conversion",
+                    "not representable in text: " + "; ".join(dropped),
+                    line=entity.line,
+                    entity_id=entity.id,
+                )
+            )
+        yield entity

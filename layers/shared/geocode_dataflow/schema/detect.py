@@ -1,0 +1,103 @@
+"""Which of the four formats a feed is, from its first line, its header line and its name.
+
+Content decides over the file name (a ``.txt`` can be any delimiter; a mislabelled ``.csv``
+that starts with ``<`` is XML); an explicit format decides over both.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from geocode_dataflow.schema.issues import FeedError
+
+FORMATS = ("xml", "csv", "tab", "pipe")
+TEXT_FORMATS = ("csv", "tab", "pipe")
+DELIMITERS = {"csv": ",", "tab": "\t", "pipe": "|"}
+
+VERSION_LINE = "Bing Spatial Data Services, 2.0"
+
+_EXTENSIONS = {".xml": "xml", ".csv": "csv", ".tab": "tab", ".tsv": "tab", ".pipe": "pipe", ".txt": "text"}
+
+# The version line is comma-delimited in every text format (Q20); spreadsheets re-saving the
+# file may turn that comma into the file's delimiter, quote the cells or pad the row.
+_VERSION_RE = re.compile(
+    r'^\s*"?\s*bing spatial data services\s*"?\s*[,|\t]\s*"?\s*([^,|\t"]*?)\s*"?\s*[,|\t\s]*$',
+    re.IGNORECASE,
+)
+
+
+def format_from_name(filename: str | None) -> str | None:
+    """``xml``/``csv``/``tab``/``pipe``, ``text`` for ``.txt`` (delimiter unknown), or None."""
+    if not filename:
+        return None
+    name = filename.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    dot = name.rfind(".")
+    return _EXTENSIONS.get(name[dot:]) if dot >= 0 else None
+
+
+def check_format(fmt: str | None) -> str | None:
+    if fmt is None:
+        return None
+    normalised = fmt.strip().lower()
+    if normalised not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    return normalised
+
+
+def looks_like_xml(first_line: str) -> bool:
+    return first_line.lstrip().startswith("<")
+
+
+def text_version(first_line: str) -> str | None:
+    """The version number on a text version line, or None if it is not a version line."""
+    match = _VERSION_RE.match(first_line.rstrip("\r\n"))
+    return match.group(1) if match else None
+
+
+def is_version_2(number: str | None) -> bool:
+    try:
+        return number is not None and Decimal(number.strip()) == Decimal(2)
+    except InvalidOperation:
+        return False
+
+
+def check_text_version(first_line: str) -> None:
+    """Raise ``wrong-version`` unless the first line declares Data Schema 2.0."""
+    shown = first_line.rstrip("\r\n")
+    number = text_version(first_line)
+    if number is None:
+        hint = ""
+        if shown.strip().split(",")[0].split("|")[0].split("\t")[0].strip().lower() == "id":
+            hint = " The file starts with the header line: add the version line above it."
+        elif shown.strip():
+            hint = (
+                " Without it the service reads the file as Data Schema 1.0 (31 positional "
+                "columns, no header), a different schema."
+            )
+        raise FeedError(
+            "wrong-version",
+            f"the first line must be {VERSION_LINE!r}, found {shown[:80]!r}.{hint}",
+            line=1,
+        )
+    if not is_version_2(number):
+        raise FeedError(
+            "wrong-version",
+            f"the version line declares version {number!r}; only Data Schema 2.0 is supported "
+            f"(write {VERSION_LINE!r})",
+            line=1,
+        )
+
+
+def text_format_from_header(header_line: str, name_hint: str | None) -> str:
+    """The delimiter of a text feed, from its header line (tab, then pipe, then comma)."""
+    if "\t" in header_line:
+        return "tab"
+    if "|" in header_line:
+        return "pipe"
+    if "," in header_line:
+        return "csv"
+    # A one-column header ("Id") has no delimiter: trust the name, else default to csv.
+    return name_hint if name_hint in TEXT_FORMATS else "csv"

@@ -1,0 +1,151 @@
+"""``open_feed``: one streaming reader for all four formats, whatever the encoding/compression.
+
+Opening reads only the prologue (text: version and header lines; XML: nothing beyond the first
+line) so that ``format``/``header``/``columns`` are known up front; entities are then produced
+one at a time while iterating, in constant memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import TracebackType
+
+from geocode_dataflow.schema import text as text_format
+from geocode_dataflow.schema.detect import (
+    check_format,
+    check_text_version,
+    format_from_name,
+    looks_like_xml,
+    text_format_from_header,
+    text_version,
+)
+from geocode_dataflow.schema.encoding import DecodedSource, Source
+from geocode_dataflow.schema.issues import FeedError, IssueHandler, raise_on_error
+from geocode_dataflow.schema.model import GeocodeEntity
+from geocode_dataflow.schema.xmlfeed import iter_xml_entities
+
+_PROLOGUE_LIMIT = 1 << 20  # longest version/header line we accept: a header is ~2 KiB
+
+
+class FeedReader:
+    """Context manager and single-pass iterator of the ``GeocodeEntity`` items of a feed.
+
+    Attributes: ``format`` (xml/csv/tab/pipe), ``encoding`` (utf-8, utf-8-bom, utf-16-le,
+    utf-16-be), ``compressed`` (gzip), and for text feeds ``version_line`` (as sent),
+    ``header`` (tokens as sent, untrimmed) and ``columns`` (canonical names, same order; ``""``
+    for an empty padding token). Iteration raises ``FeedError`` on file-level problems.
+    """
+
+    def __init__(
+        self,
+        decoded: DecodedSource,
+        fmt: str,
+        *,
+        prefix: str = "",
+        version_line: str | None = None,
+        header: list[str] | None = None,
+        columns: list[str] | None = None,
+        on_issue: IssueHandler = raise_on_error,
+    ) -> None:
+        self._decoded = decoded
+        self.format = fmt
+        self.encoding = decoded.encoding
+        self.compressed = decoded.compressed
+        self.version_line = version_line
+        self.header = header
+        self.columns = columns
+        self._prefix = prefix
+        self._on_issue = on_issue
+        self._started = False
+
+    @property
+    def utf8_bytes(self) -> int:
+        """Uncompressed UTF-8 bytes read so far (the whole file once iteration has finished)."""
+        return self._decoded.utf8.utf8_bytes
+
+    def __iter__(self) -> Iterator[GeocodeEntity]:
+        if self._started:
+            raise RuntimeError("a FeedReader can be iterated only once")
+        self._started = True
+        text = self._decoded.text()
+        if self.format == "xml":
+            return iter_xml_entities(text, self._on_issue, self._prefix)
+        assert self.columns is not None  # noqa: S101 - set for every text feed by open_feed
+        return text_format.iter_entities(text, self.format, self.columns, first_line=3, on_issue=self._on_issue)
+
+    def close(self) -> None:
+        self._decoded.close()
+
+    def __enter__(self) -> FeedReader:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_feed(
+    source: Source,
+    filename: str | None = None,
+    *,
+    fmt: str | None = None,
+    on_issue: IssueHandler | None = None,
+    max_bytes: int | None = None,
+) -> FeedReader:
+    """Open a Data Schema v2.0 feed from a path, bytes or a binary stream (not closed by us).
+
+    Detects gzip (magic bytes), the encoding (UTF-8 with or without BOM, UTF-16 with BOM) and
+    the format: content first (``<`` -> XML; the version line + the header's delimiter ->
+    text), then the file name (``.xml .csv .tab .tsv .txt .pipe`` optionally ``.gz``); ``fmt``
+    overrides both. ``on_issue(issue, is_error)`` receives problems the reader can step over
+    (default: raise errors, ignore remarks); ``max_bytes`` stops reading past that much
+    uncompressed UTF-8. Raises ``FeedError`` when the prologue is unreadable.
+    """
+    explicit = check_format(fmt)
+    handler = on_issue or raise_on_error
+    decoded = DecodedSource(source, max_bytes=max_bytes)
+    try:
+        return _open(decoded, filename, explicit, handler)
+    except BaseException:
+        decoded.close()
+        raise
+
+
+def _open(decoded: DecodedSource, filename: str | None, explicit: str | None, on_issue: IssueHandler) -> FeedReader:
+    text = decoded.text()
+    first = text.readline(_PROLOGUE_LIMIT)
+    prefix = first
+    if not first.strip():
+        # Leading blank lines: fine for XML, never for text (the version line comes first).
+        prefix += text.read(_PROLOGUE_LIMIT)
+        if not prefix.strip():
+            raise FeedError("empty-file", "the file is empty")
+    by_name = format_from_name(filename)
+    is_xml = explicit == "xml" or (
+        explicit is None
+        and (looks_like_xml(prefix) or (by_name == "xml" and text_version(first) is None))
+    )
+    if is_xml:
+        return FeedReader(decoded, "xml", prefix=prefix, on_issue=on_issue)
+
+    check_text_version(first)
+    header_line = text.readline(_PROLOGUE_LIMIT)
+    if not header_line.strip():
+        raise FeedError(
+            "missing-header",
+            "the second line must be the column header line (e.g. 'Id,GeocodeRequest/Query')",
+            line=2,
+        )
+    if not header_line.endswith(("\n", "\r")) and len(header_line) >= _PROLOGUE_LIMIT:
+        raise FeedError("malformed-header", "the header line is implausibly long", line=2)
+    fmt = explicit or text_format_from_header(header_line, by_name)
+    header, columns = text_format.parse_header(header_line, fmt)
+    return FeedReader(
+        decoded,
+        fmt,
+        version_line=first.rstrip("\r\n"),
+        header=header,
+        columns=columns,
+        on_issue=on_issue,
+    )

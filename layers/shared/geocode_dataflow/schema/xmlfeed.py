@@ -1,0 +1,528 @@
+"""Reading and writing the XML format of Data Schema v2.0, streaming.
+
+Reading pushes chunks into defusedxml's parser (DTDs, entity declarations and external
+references are refused before anything is expanded or fetched) with a small target that builds
+one ``GeocodeEntity`` at a time, so no element tree ever accumulates. Elements are matched by
+local name: the namespace is expected but a file without it (or with another) still reads, and
+attribute and element order do not matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO, TextIO
+from xml.etree.ElementTree import ParseError
+from xml.sax.saxutils import escape, quoteattr
+
+from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+from defusedxml.ElementTree import DefusedXMLParser
+
+from geocode_dataflow.schema.columns import ADDRESS_FIELDS, parse_bool
+from geocode_dataflow.schema.detect import is_version_2
+from geocode_dataflow.schema.issues import FeedError, Issue, IssueHandler
+from geocode_dataflow.schema.model import (
+    Address,
+    BoundingBox,
+    GeocodeEntity,
+    GeocodePoint,
+    GeocodeRequest,
+    GeocodeResponse,
+    Point,
+    QueryParseValue,
+    ReverseGeocodeRequest,
+)
+from geocode_dataflow.schema.text import Utf8Writer
+
+NAMESPACE = "http://schemas.microsoft.com/search/local/2010/5/geocode"
+READ_CHUNK = 1 << 16
+
+_GEOCODE_REQUEST_ATTRS = frozenset(
+    {"Culture", "Query", "IncludeNeighborhood", "IncludeQueryParse", "MaxResults", "StrictMatch"}
+)
+_REVERSE_REQUEST_ATTRS = frozenset({"Culture", "IncludeEntityTypes", "IncludeNeighborhood", "MaxResults"})
+_RESPONSE_ATTRS = frozenset({"Name", "EntityType", "Confidence", "MatchCodes"})
+_POINT_ATTRS = frozenset({"CalculationMethod", "Latitude", "Longitude", "Type", "UsageTypes"})
+_BOX_ATTRS = ("SouthLatitude", "WestLongitude", "NorthLatitude", "EastLongitude")
+_TEXT_ELEMENTS = ("StatusCode", "FaultReason", "TraceId")
+
+
+def _split(tag: str) -> tuple[str | None, str]:
+    if tag.startswith("{"):
+        namespace, _, local = tag[1:].partition("}")
+        return namespace, local
+    return None, tag
+
+
+def _value(attrib: dict[str, str], name: str) -> str | None:
+    """Attribute value trimmed, empty meaning absent (as in text cells, and as the service's
+    echo drops empty attributes)."""
+    raw = attrib.get(name)
+    if raw is None:
+        return None
+    value = raw.strip()
+    return value or None
+
+
+class _EntityBuilder:
+    """Parser target: turns start/end/data events into finished entities in ``self.done``."""
+
+    def __init__(self, on_issue: IssueHandler) -> None:
+        self.on_issue = on_issue
+        self.done: list[GeocodeEntity] = []
+        self.version: str | None = None
+        self.namespace: str | None = None
+        self.root_seen = False
+        self.line = lambda: 0  # replaced by the reader with the parser's current line
+        self._path: list[str] = []
+        self._skip_depth = 0  # >0 while inside an element we do not know
+        self._entity: GeocodeEntity | None = None
+        self._request: GeocodeRequest | ReverseGeocodeRequest | None = None
+        self._response: GeocodeResponse | None = None
+        self._text: list[str] | None = None
+
+    # -- reporting -------------------------------------------------------------------------
+    def _issue(self, code: str, message: str, *, is_error: bool) -> None:
+        entity_id = self._entity.id if self._entity is not None else None
+        self.on_issue(Issue(code, message, line=self.line(), entity_id=entity_id), is_error)
+
+    def _unknown_attrs(self, element: str, attrib: dict[str, str], known: Iterable[str]) -> None:
+        allowed = set(known)
+        for name in attrib:
+            if not name.startswith("{") and name not in allowed:
+                self._issue(
+                    "unknown-attribute",
+                    f"<{element}> has an attribute {name!r} that Data Schema v2.0 does not define "
+                    "(names are case-sensitive); the service ignores it",
+                    is_error=False,
+                )
+
+    def _bool(self, element: str, attrib: dict[str, str], name: str) -> bool | None:
+        value = _value(attrib, name)
+        if value is None:
+            return None
+        try:
+            return parse_bool(value)
+        except ValueError as exc:
+            self._issue("invalid-value", f"<{element} {name}>: {exc}", is_error=True)
+            return None
+
+    def _max_results(self, element: str, attrib: dict[str, str]) -> int | None:
+        value = _value(attrib, "MaxResults")
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            self._issue("invalid-value", f"<{element} MaxResults>: {value!r} is not an integer", is_error=True)
+            return None
+
+    def _address(self, attrib: dict[str, str]) -> Address:
+        self._unknown_attrs("Address", attrib, ADDRESS_FIELDS)
+        return Address(**{field: _value(attrib, name) for name, field in ADDRESS_FIELDS.items()})
+
+    def _required(self, element: str, attrib: dict[str, str], names: Iterable[str]) -> list[str] | None:
+        values = [_value(attrib, name) for name in names]
+        if any(value is None for value in values):
+            self._issue(
+                "missing-attribute",
+                f"<{element}> lacks {', '.join(n for n, v in zip(names, values, strict=True) if v is None)}; "
+                "the element is ignored",
+                is_error=False,
+            )
+            return None
+        return values  # type: ignore[return-value]
+
+    # -- parser target ---------------------------------------------------------------------
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        namespace, local = _split(tag)
+        depth = len(self._path)
+        self._path.append(local)
+        if self._skip_depth:
+            self._skip_depth += 1
+            return
+        if depth == 0:
+            self._start_feed(namespace, local, attrib)
+        elif depth == 1:
+            self._start_entity_level(local, attrib)
+        elif depth == 2 and self._entity is not None:
+            self._start_entity_child(local, attrib)
+        elif depth == 3:
+            self._start_grandchild(local, attrib)
+        else:
+            self._unknown_element(local)
+
+    def _start_feed(self, namespace: str | None, local: str, attrib: dict[str, str]) -> None:
+        if local != "GeocodeFeed":
+            raise FeedError(
+                "not-a-geocode-feed",
+                f"the root element is <{local}>, expected <GeocodeFeed Version=\"2.0\">",
+                line=self.line(),
+            )
+        self.root_seen = True
+        self.namespace = namespace
+        self.version = attrib.get("Version")
+        if self.version is None:
+            raise FeedError(
+                "wrong-version",
+                "<GeocodeFeed> has no Version attribute: the service then reads the file as Data "
+                'Schema 1.0, a different schema. Add Version="2.0"',
+                line=self.line(),
+            )
+        if not is_version_2(self.version):
+            raise FeedError(
+                "wrong-version",
+                f'<GeocodeFeed Version="{self.version}">: only Data Schema 2.0 is supported '
+                '(Version="2.0")',
+                line=self.line(),
+            )
+        if namespace != NAMESPACE:
+            self._issue(
+                "namespace",
+                f"<GeocodeFeed> is not in the namespace {NAMESPACE!r}"
+                + (f" (found {namespace!r})" if namespace else " (no namespace)")
+                + "; the service may not recognise the elements",
+                is_error=False,
+            )
+
+    def _start_entity_level(self, local: str, attrib: dict[str, str]) -> None:
+        if local != "GeocodeEntity":
+            self._unknown_element(local)
+            return
+        self._unknown_attrs("GeocodeEntity", attrib, ("Id",))
+        self._entity = GeocodeEntity(id=_value(attrib, "Id"), line=self.line())
+
+    def _start_entity_child(self, local: str, attrib: dict[str, str]) -> None:
+        entity = self._entity
+        assert entity is not None  # noqa: S101 - guarded by the caller
+        if local == "GeocodeRequest":
+            if entity.geocode_request is not None:
+                self._issue("duplicate-element", "a second <GeocodeRequest> replaces the first", is_error=False)
+            self._unknown_attrs(local, attrib, _GEOCODE_REQUEST_ATTRS)
+            entity.geocode_request = self._request = GeocodeRequest(
+                culture=_value(attrib, "Culture"),
+                query=_value(attrib, "Query"),
+                include_neighborhood=self._bool(local, attrib, "IncludeNeighborhood"),
+                include_query_parse=self._bool(local, attrib, "IncludeQueryParse"),
+                max_results=self._max_results(local, attrib),
+                strict_match=self._bool(local, attrib, "StrictMatch"),
+            )
+        elif local == "ReverseGeocodeRequest":
+            if entity.reverse_geocode_request is not None:
+                self._issue(
+                    "duplicate-element", "a second <ReverseGeocodeRequest> replaces the first", is_error=False
+                )
+            self._unknown_attrs(local, attrib, _REVERSE_REQUEST_ATTRS)
+            entity.reverse_geocode_request = self._request = ReverseGeocodeRequest(
+                culture=_value(attrib, "Culture"),
+                include_entity_types=_value(attrib, "IncludeEntityTypes"),
+                include_neighborhood=self._bool(local, attrib, "IncludeNeighborhood"),
+                max_results=self._max_results(local, attrib),
+            )
+        elif local == "GeocodeResponse":
+            self._unknown_attrs(local, attrib, _RESPONSE_ATTRS)
+            self._response = GeocodeResponse(
+                name=_value(attrib, "Name"),
+                entity_type=_value(attrib, "EntityType"),
+                confidence=_value(attrib, "Confidence"),
+                match_codes=_value(attrib, "MatchCodes"),
+            )
+            entity.responses.append(self._response)
+        elif local in _TEXT_ELEMENTS:
+            self._text = []
+        else:
+            self._unknown_element(local)
+
+    def _start_grandchild(self, local: str, attrib: dict[str, str]) -> None:
+        parent = self._path[-2]
+        request, response = self._request, self._response
+        if parent in ("GeocodeRequest", "ReverseGeocodeRequest") and request is not None:
+            if local == "ConfidenceFilter":
+                self._unknown_attrs(local, attrib, ("MinimumConfidence",))
+                request.min_confidence = _value(attrib, "MinimumConfidence")
+                return
+            if local == "Address" and isinstance(request, GeocodeRequest):
+                request.address = self._address(attrib)
+                return
+            if local == "Location" and isinstance(request, ReverseGeocodeRequest):
+                self._unknown_attrs(local, attrib, ("Latitude", "Longitude"))
+                request.latitude = _value(attrib, "Latitude")
+                request.longitude = _value(attrib, "Longitude")
+                return
+        elif parent == "GeocodeResponse" and response is not None:
+            if local == "Address":
+                response.address = self._address(attrib)
+                return
+            if local == "GeocodePoint":
+                self._unknown_attrs(local, attrib, _POINT_ATTRS)
+                both = self._required(local, attrib, ("Latitude", "Longitude"))
+                if both is not None:
+                    response.geocode_points.append(
+                        GeocodePoint(
+                            latitude=both[0],
+                            longitude=both[1],
+                            calculation_method=_value(attrib, "CalculationMethod"),
+                            type=_value(attrib, "Type"),
+                            usage_types=_value(attrib, "UsageTypes"),
+                        )
+                    )
+                return
+            if local == "QueryParseValue":
+                self._unknown_attrs(local, attrib, ("Property", "Value"))
+                pair = self._required(local, attrib, ("Property", "Value"))
+                if pair is not None:
+                    response.query_parse_values.append(QueryParseValue(*pair))
+                return
+            if local == "BoundingBox":
+                self._unknown_attrs(local, attrib, _BOX_ATTRS)
+                box = self._required(local, attrib, _BOX_ATTRS)
+                if box is not None:
+                    response.bounding_box = BoundingBox(*box)
+                return
+            if local == "Point":
+                self._unknown_attrs(local, attrib, ("Latitude", "Longitude"))
+                both = self._required(local, attrib, ("Latitude", "Longitude"))
+                if both is not None:
+                    response.point = Point(*both)
+                return
+        self._unknown_element(local)
+
+    def _unknown_element(self, local: str) -> None:
+        self._skip_depth = 1
+        where = "/".join(self._path[:-1])
+        self._issue(
+            "unknown-element",
+            f"<{local}> inside {where} is not part of Data Schema v2.0; it is ignored",
+            is_error=False,
+        )
+
+    def data(self, text: str) -> None:
+        if self._text is not None and not self._skip_depth:
+            self._text.append(text)
+
+    def end(self, tag: str) -> None:
+        local = self._path.pop()
+        if self._skip_depth:
+            self._skip_depth -= 1
+            return
+        depth = len(self._path)
+        if depth == 1 and local == "GeocodeEntity" and self._entity is not None:
+            self.done.append(self._entity)
+            self._entity = self._request = self._response = None
+        elif depth == 2 and self._entity is not None:
+            if local in _TEXT_ELEMENTS and self._text is not None:
+                value = "".join(self._text).strip() or None
+                if local == "StatusCode":
+                    self._entity.status_code = value
+                elif local == "FaultReason":
+                    self._entity.fault_reason = value
+                else:
+                    self._entity.trace_id = value
+                self._text = None
+            elif local in ("GeocodeRequest", "ReverseGeocodeRequest"):
+                self._request = None
+            elif local == "GeocodeResponse":
+                self._response = None
+
+    def close(self) -> None:
+        return None
+
+
+class XmlFeedParser:
+    """Push parser: ``feed(text)`` returns the entities completed by that chunk."""
+
+    def __init__(self, on_issue: IssueHandler) -> None:
+        self.builder = _EntityBuilder(on_issue)
+        self._parser = DefusedXMLParser(
+            target=self.builder, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+        expat = self._parser.parser
+        self.builder.line = lambda: expat.CurrentLineNumber
+
+    def feed(self, text: str) -> list[GeocodeEntity]:
+        self._guard(self._parser.feed, text)
+        return self._take()
+
+    def close(self) -> list[GeocodeEntity]:
+        self._guard(self._parser.close)
+        if not self.builder.root_seen:
+            raise FeedError("not-well-formed", "the file contains no XML element", line=1)
+        return self._take()
+
+    def _take(self) -> list[GeocodeEntity]:
+        done = self.builder.done
+        if not done:
+            return done
+        self.builder.done = []
+        return done
+
+    def _guard(self, call: object, *args: object) -> None:
+        expat = self._parser.parser
+        try:
+            call(*args)  # type: ignore[operator]
+        except ParseError as exc:
+            line, column = exc.position
+            message = str(exc).split(": line")[0]
+            raise FeedError(
+                "not-well-formed", f"the XML is not well-formed: {message}", line=line, column=column
+            ) from exc
+        except DTDForbidden as exc:
+            raise FeedError(
+                "dtd-forbidden",
+                "the XML has a document type declaration (DTD); DTDs are refused because they "
+                "can expand entities or fetch external files",
+                line=expat.CurrentLineNumber,
+            ) from exc
+        except EntitiesForbidden as exc:
+            raise FeedError(
+                "entities-forbidden",
+                f"the XML declares the entity {exc.name!r}; entity declarations are refused",
+                line=expat.CurrentLineNumber,
+            ) from exc
+        except ExternalReferenceForbidden as exc:
+            raise FeedError(
+                "external-reference-forbidden",
+                f"the XML references an external resource ({exc.sysid!r}); refused, not fetched",
+                line=expat.CurrentLineNumber,
+            ) from exc
+        except DefusedXmlException as exc:  # any other construct defusedxml refuses
+            raise FeedError("xml-forbidden", f"refused XML construct: {exc}", line=expat.CurrentLineNumber) from exc
+
+
+def iter_xml_entities(text: TextIO, on_issue: IssueHandler, prefix: str = "") -> Iterator[GeocodeEntity]:
+    """Entities of the XML feed in ``text``; ``prefix`` is text already read from it."""
+    parser = XmlFeedParser(on_issue)
+    chunk = prefix
+    while True:
+        if chunk:
+            yield from parser.feed(chunk)
+        chunk = text.read(READ_CHUNK)
+        if not chunk:
+            break
+    yield from parser.close()
+
+
+# -- writing -------------------------------------------------------------------------------
+
+_INVALID_XML_CHARS = {c: "\ufffd" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF)}
+
+
+def _attr(name: str, value: str | None) -> str:
+    if value is None or value == "":
+        return ""
+    return f" {name}={quoteattr(value.translate(_INVALID_XML_CHARS))}"
+
+
+def _flag(name: str, value: bool | None) -> str:
+    # The service's echo writes true and drops false/unspecified (Q33).
+    return f' {name}="true"' if value else ""
+
+
+def _number(name: str, value: int | None) -> str:
+    return "" if value is None else f' {name}="{int(value)}"'
+
+
+def _text_element(name: str, value: str | None) -> str:
+    if value is None:
+        return ""
+    body = escape(value.translate(_INVALID_XML_CHARS), {"\r": "&#13;"})
+    return f"    <{name}>{body}</{name}>\n"
+
+
+def _address_element(address: Address | None, indent: str) -> str:
+    if address is None:
+        return ""
+    attrs = "".join(_attr(name, getattr(address, field)) for name, field in ADDRESS_FIELDS.items())
+    return f"{indent}<Address{attrs} />\n"
+
+
+def _confidence(value: str | None, indent: str) -> str:
+    return "" if value is None else f"{indent}<ConfidenceFilter{_attr('MinimumConfidence', value)} />\n"
+
+
+def entity_xml(entity: GeocodeEntity) -> str:
+    """One ``<GeocodeEntity>`` element, attributes in the service's serializer order (§4.5)."""
+    parts = [f"  <GeocodeEntity{_attr('Id', entity.id)}>\n"]
+    reverse = entity.reverse_geocode_request
+    if reverse is not None:
+        parts.append(
+            "    <ReverseGeocodeRequest"
+            + _attr("Culture", reverse.culture)
+            + _attr("IncludeEntityTypes", reverse.include_entity_types)
+            + _flag("IncludeNeighborhood", reverse.include_neighborhood)
+            + _number("MaxResults", reverse.max_results)
+        )
+        location = _attr("Latitude", reverse.latitude) + _attr("Longitude", reverse.longitude)
+        children = (f"      <Location{location} />\n" if location else "") + _confidence(
+            reverse.min_confidence, "      "
+        )
+        parts.append(f">\n{children}    </ReverseGeocodeRequest>\n" if children else " />\n")
+    forward = entity.geocode_request
+    if forward is not None:
+        opening = (
+            "    <GeocodeRequest"
+            + _attr("Culture", forward.culture)
+            + _flag("IncludeNeighborhood", forward.include_neighborhood)
+            + _number("MaxResults", forward.max_results)
+            + _attr("Query", forward.query)
+            + _flag("IncludeQueryParse", forward.include_query_parse)
+            + _flag("StrictMatch", forward.strict_match)
+        )
+        children = _address_element(forward.address, "      ") + _confidence(forward.min_confidence, "      ")
+        parts.append(f"{opening}>\n{children}    </GeocodeRequest>\n" if children else f"{opening} />\n")
+    for response in entity.responses:
+        parts.append(
+            "    <GeocodeResponse"
+            + _attr("Name", response.name)
+            + _attr("EntityType", response.entity_type)
+            + _attr("Confidence", response.confidence)
+            + _attr("MatchCodes", response.match_codes)
+            + ">\n"
+        )
+        parts.append(_address_element(response.address, "      "))
+        for point in response.geocode_points:
+            parts.append(
+                "      <GeocodePoint"
+                + _attr("CalculationMethod", point.calculation_method)
+                + _attr("Latitude", point.latitude)
+                + _attr("Longitude", point.longitude)
+                + _attr("Type", point.type)
+                + _attr("UsageTypes", point.usage_types)
+                + " />\n"
+            )
+        for pair in response.query_parse_values:
+            parts.append(f"      <QueryParseValue{_attr('Property', pair.property)}{_attr('Value', pair.value)} />\n")
+        box = response.bounding_box
+        if box is not None:
+            parts.append(
+                "      <BoundingBox"
+                + _attr("SouthLatitude", box.south_latitude)
+                + _attr("WestLongitude", box.west_longitude)
+                + _attr("NorthLatitude", box.north_latitude)
+                + _attr("EastLongitude", box.east_longitude)
+                + " />\n"
+            )
+        if response.point is not None:
+            point_attrs = _attr("Latitude", response.point.latitude) + _attr("Longitude", response.point.longitude)
+            parts.append(f"      <Point{point_attrs} />\n")
+        parts.append("    </GeocodeResponse>\n")
+    parts.append(_text_element("StatusCode", entity.status_code))
+    parts.append(_text_element("FaultReason", entity.fault_reason))
+    parts.append(_text_element("TraceId", entity.trace_id))
+    parts.append("  </GeocodeEntity>\n")
+    return "".join(parts)
+
+
+def write_xml(entities: Iterable[GeocodeEntity], sink: BinaryIO) -> int:
+    """Stream a v2.0 XML feed, entity by entity, as UTF-8 without BOM."""
+    out = Utf8Writer(sink)
+    out.write('<?xml version="1.0" encoding="utf-8"?>\n')
+    out.write(f'<GeocodeFeed Version="2.0" xmlns="{NAMESPACE}">\n')
+    count = 0
+    try:
+        for entity in entities:
+            out.write(entity_xml(entity))
+            count += 1
+        out.write("</GeocodeFeed>\n")
+    finally:
+        out.flush()
+    return count
