@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -61,6 +62,9 @@ class _Progress:
 
 def run_local(args: argparse.Namespace) -> int:
     from local_pipeline.stack import LocalPipeline, LocalPipelineOptions
+
+    # Powertools warns when an invocation published no metric; noise on a terminal.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
 
     demo = getattr(args, "local_command", None) == "demo" or getattr(args, "file", None) is None
     source: Path = SAMPLE if demo else Path(args.file)

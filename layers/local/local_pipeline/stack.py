@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import secrets
@@ -130,6 +131,7 @@ class LocalPipeline:
             POWERTOOLS_SERVICE_NAME="geocode-dataflow",
             POWERTOOLS_METRICS_NAMESPACE="GeocodeDataflow",
         )
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
         self._stack.callback(server.stop)

@@ -4,7 +4,6 @@ import io
 from pathlib import Path
 
 import pytest
-
 from geocode_dataflow.schema import GeocodeEntity, open_feed
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "schema"

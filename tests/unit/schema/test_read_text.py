@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import pytest
-
 from geocode_dataflow.schema import (
     TEXT_COLUMNS,
     Address,
@@ -60,13 +59,20 @@ def test_read_csv_output_maps_bounding_box_by_name_in_sample_page_order(read, fi
     ok, failed = read(fixture_path("output_sample_order.csv"))
     response = ok.responses[0]
     assert response.bounding_box == BoundingBox(
-        south_latitude="47.4", west_longitude="-122.3", north_latitude="47.6", east_longitude="-122.2"
+        south_latitude="47.4",
+        west_longitude="-122.3",
+        north_latitude="47.6",
+        east_longitude="-122.2",
     )
     assert response.point == Point("47.5", "-122.25")
     assert response.name == "10 Harbour Rd, Seaview, WA 98001"
     assert response.address.formatted_address == "10 Harbour Rd, Seaview, WA 98001"
     assert response.address.country_region == "United States"
-    assert (response.confidence, response.entity_type, response.match_codes) == ("High", "Address", "Good")
+    assert (response.confidence, response.entity_type, response.match_codes) == (
+        "High",
+        "Address",
+        "Good",
+    )
     # JSON cells are read by key, whatever the key order inside each object (Q30).
     assert response.geocode_points == [
         GeocodePoint("47.5", "-122.25", "Rooftop", "Point", "Display"),
@@ -80,7 +86,9 @@ def test_read_csv_output_maps_bounding_box_by_name_in_sample_page_order(read, fi
     assert ok.trace_id == "0a1b2c3d4e5f|BN000|7.7.0.0|BN2SCH0001, i-0abc.us-east-1c"
     assert failed.responses == []
     assert failed.status_code == "BadRequest"
-    assert failed.fault_reason == "To geocode a location, you must specify at least one address field."
+    assert (
+        failed.fault_reason == "To geocode a location, you must specify at least one address field."
+    )
     assert failed.trace_id == "ffee0011"  # unquoted in failed rows (Q26)
     assert failed.geocode_request.culture == "en-gb"
 
@@ -101,7 +109,9 @@ def test_read_tab_with_padding_cells_blank_lines_and_leading_space_header(read, 
 
 def test_read_pipe_raw_json_quoted_trace_id_with_pipes_and_multiline_cell(read, fixture_path):
     p1, p2 = read(fixture_path("output.pipe"))
-    assert p1.trace_id == "9f8e7d6c|CO30|7.7.0.0|CO3SCH01, i-01.us-west-2a"  # trailing space trimmed (Q27)
+    assert (
+        p1.trace_id == "9f8e7d6c|CO30|7.7.0.0|CO3SCH01, i-01.us-west-2a"
+    )  # trailing space trimmed (Q27)
     assert p1.responses[0].geocode_points == [
         GeocodePoint("47.5", "-122.25", "Parcel", "Point", "Display, Route")
     ]

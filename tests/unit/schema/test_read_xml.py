@@ -1,11 +1,10 @@
-"""Reading the XML format: namespaces, order independence, responses, version and well-formedness."""
+"""Reading XML: namespaces, order independence, responses, version, well-formedness."""
 
 from __future__ import annotations
 
 import io
 
 import pytest
-
 from geocode_dataflow.schema import (
     NAMESPACE,
     Address,
@@ -32,29 +31,42 @@ def test_xml_with_namespace_repeated_per_entity_and_unordered_attributes(read, f
         address_line="10 Harbour Road", admin_district="WA", locality="Seaview", postal_code="98001"
     )
     forward = x2.geocode_request
-    assert (forward.query, forward.max_results, forward.min_confidence) == ("Kings Road", 3, "Medium")
+    assert (forward.query, forward.max_results, forward.min_confidence) == (
+        "Kings Road",
+        3,
+        "Medium",
+    )
     assert forward.include_neighborhood is False and forward.strict_match is True
     # Empty attributes are absent; an empty <Address/> stays an (empty) Address.
     assert x3.geocode_request.query is None and x3.geocode_request.address.is_empty()
     reverse = x4.reverse_geocode_request
     assert (reverse.latitude, reverse.longitude) == ("47.6", "-122.1")  # children in any order
-    assert (reverse.max_results, reverse.include_neighborhood, reverse.min_confidence) == (5, True, "High")
+    assert (reverse.max_results, reverse.include_neighborhood, reverse.min_confidence) == (
+        5,
+        True,
+        "High",
+    )
     assert (reverse.culture, reverse.include_entity_types) == ("en-US", "Neighborhood")
 
 
 def test_xml_without_namespace_is_read_by_local_name(read, fixture_path):
     n1, n2 = read(fixture_path("input_no_namespace.xml"))
-    assert n1.geocode_request.query == "Space Needle" and n1.geocode_request.include_query_parse is True
+    assert (
+        n1.geocode_request.query == "Space Needle"
+        and n1.geocode_request.include_query_parse is True
+    )
     assert n2.reverse_geocode_request.latitude == "53.48"
 
 
 def test_xml_in_another_namespace_is_read_and_reported_as_a_remark():
     remarks = []
-    data = feed('<GeocodeEntity Id="1"><GeocodeRequest Query="q"/></GeocodeEntity>',
-                root='<f:GeocodeFeed xmlns:f="urn:other" Version="2.0">').replace(
-        b"</GeocodeFeed>", b"</f:GeocodeFeed>"
-    )
-    with open_feed(io.BytesIO(data), on_issue=lambda issue, is_error: remarks.append((issue.code, is_error))) as r:
+    data = feed(
+        '<GeocodeEntity Id="1"><GeocodeRequest Query="q"/></GeocodeEntity>',
+        root='<f:GeocodeFeed xmlns:f="urn:other" Version="2.0">',
+    ).replace(b"</GeocodeFeed>", b"</f:GeocodeFeed>")
+    with open_feed(
+        io.BytesIO(data), on_issue=lambda issue, is_error: remarks.append((issue.code, is_error))
+    ) as r:
         assert [e.id for e in r] == ["1"]
     assert ("namespace", False) in remarks
 
@@ -64,10 +76,15 @@ def test_xml_output_with_responses_and_failed_entity(read, fixture_path):
     assert len(r1.responses) == 2
     first, second = r1.responses
     assert (first.name, first.entity_type, first.confidence, first.match_codes) == (
-        "Kings Road Park, ID", "Park", "High", "Ambiguous, Good"
+        "Kings Road Park, ID",
+        "Park",
+        "High",
+        "Ambiguous, Good",
     )
     assert first.address.landmark == "Kings Road Park"
-    assert first.geocode_points == [GeocodePoint("43.56", "-116.52", "Rooftop", "Point", "Display, Route")]
+    assert first.geocode_points == [
+        GeocodePoint("43.56", "-116.52", "Rooftop", "Point", "Display, Route")
+    ]
     assert first.query_parse_values == [QueryParseValue("Landmark", "Kings Road")]
     assert first.bounding_box == BoundingBox("43.55", "-116.53", "43.57", "-116.51")
     assert first.point == Point("43.56", "-116.52")
@@ -101,28 +118,50 @@ def test_not_well_formed_xml_reports_line_and_column():
 
 
 def test_booleans_accept_any_case_and_reject_garbage():
-    data = feed('<GeocodeEntity Id="1"><GeocodeRequest Query="q" IncludeQueryParse="TRUE" '
-                'StrictMatch="0" IncludeNeighborhood="False"/></GeocodeEntity>')
+    data = feed(
+        '<GeocodeEntity Id="1"><GeocodeRequest Query="q" IncludeQueryParse="TRUE" '
+        'StrictMatch="0" IncludeNeighborhood="False"/></GeocodeEntity>'
+    )
     (entity,) = list(open_feed(io.BytesIO(data)))
     request = entity.geocode_request
-    assert (request.include_query_parse, request.strict_match, request.include_neighborhood) == (True, False, False)
+    assert (request.include_query_parse, request.strict_match, request.include_neighborhood) == (
+        True,
+        False,
+        False,
+    )
     with pytest.raises(FeedError) as info:
-        list(open_feed(io.BytesIO(feed('<GeocodeEntity Id="1"><GeocodeRequest IncludeQueryParse="yes"/></GeocodeEntity>'))))
+        list(
+            open_feed(
+                io.BytesIO(
+                    feed(
+                        '<GeocodeEntity Id="1">'
+                        '<GeocodeRequest IncludeQueryParse="yes"/></GeocodeEntity>'
+                    )
+                )
+            )
+        )
     assert info.value.code == "invalid-value"
 
 
 def test_unknown_elements_and_attributes_are_remarks_and_skipped():
     remarks = []
-    data = feed('<GeocodeEntity Id="1"><DataQuality feedAlias="a"><X/></DataQuality>'
-                '<GeocodeRequest query="lower" Query="Q"/></GeocodeEntity>')
-    with open_feed(io.BytesIO(data), on_issue=lambda issue, is_error: remarks.append(issue.code)) as reader:
+    data = feed(
+        '<GeocodeEntity Id="1"><DataQuality feedAlias="a"><X/></DataQuality>'
+        '<GeocodeRequest query="lower" Query="Q"/></GeocodeEntity>'
+    )
+    with open_feed(
+        io.BytesIO(data), on_issue=lambda issue, is_error: remarks.append(issue.code)
+    ) as reader:
         (entity,) = list(reader)
     assert entity.geocode_request.query == "Q"
     assert remarks == ["unknown-element", "unknown-attribute"]
 
 
 def test_entities_stream_one_chunk_at_a_time():
-    body = "".join(f'<GeocodeEntity Id="{i}"><GeocodeRequest Query="q{i}"/></GeocodeEntity>\n' for i in range(5000))
+    body = "".join(
+        f'<GeocodeEntity Id="{i}"><GeocodeRequest Query="q{i}"/></GeocodeEntity>\n'
+        for i in range(5000)
+    )
     with open_feed(io.BytesIO(feed(body))) as reader:
         iterator = iter(reader)
         first = next(iterator)
@@ -133,10 +172,14 @@ def test_entities_stream_one_chunk_at_a_time():
 
 
 def test_text_elements_are_trimmed_and_escaped_content_decoded():
-    data = feed('<GeocodeEntity Id="a&amp;b"><GeocodeRequest Query="x &lt; y"/>'
-                "<TraceId>\n  t|1  \n</TraceId></GeocodeEntity>")
+    data = feed(
+        '<GeocodeEntity Id="a&amp;b"><GeocodeRequest Query="x &lt; y"/>'
+        "<TraceId>\n  t|1  \n</TraceId></GeocodeEntity>"
+    )
     (entity,) = list(open_feed(io.BytesIO(data)))
-    assert entity.id == "a&b" and entity.geocode_request.query == "x < y" and entity.trace_id == "t|1"
+    assert (
+        entity.id == "a&b" and entity.geocode_request.query == "x < y" and entity.trace_id == "t|1"
+    )
 
 
 def test_name_says_xml_but_content_is_text_reads_as_text():

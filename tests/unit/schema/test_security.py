@@ -6,7 +6,6 @@ import io
 import socket
 
 import pytest
-
 from geocode_dataflow.schema import FeedError, open_feed, validate_feed
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
@@ -16,14 +15,16 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
   <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
   <!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
 ]>
-<GeocodeFeed Version="2.0"><GeocodeEntity Id="&lol9;"><GeocodeRequest Query="q"/></GeocodeEntity></GeocodeFeed>
+<GeocodeFeed Version="2.0">
+<GeocodeEntity Id="&lol9;"><GeocodeRequest Query="q"/></GeocodeEntity></GeocodeFeed>
 """
 
 
 def external(system_id: str) -> bytes:
     return f"""<?xml version="1.0"?>
 <!DOCTYPE GeocodeFeed [ <!ENTITY xxe SYSTEM "{system_id}"> ]>
-<GeocodeFeed Version="2.0"><GeocodeEntity Id="1"><GeocodeRequest Query="&xxe;"/></GeocodeEntity></GeocodeFeed>
+<GeocodeFeed Version="2.0">
+<GeocodeEntity Id="1"><GeocodeRequest Query="&xxe;"/></GeocodeEntity></GeocodeFeed>
 """.encode()
 
 
@@ -42,7 +43,8 @@ def no_network(monkeypatch):
         BILLION_LAUGHS,
         external("file:///etc/passwd"),
         external("http://127.0.0.1:9/evil.dtd"),
-        b'<?xml version="1.0"?>\n<!DOCTYPE GeocodeFeed SYSTEM "http://127.0.0.1:9/x.dtd">\n<GeocodeFeed Version="2.0"/>',
+        b'<?xml version="1.0"?>\n<!DOCTYPE GeocodeFeed SYSTEM "http://127.0.0.1:9/x.dtd">\n'
+        b'<GeocodeFeed Version="2.0"/>',
         b'<?xml version="1.0"?>\n<!DOCTYPE GeocodeFeed>\n<GeocodeFeed Version="2.0"/>',
     ],
     ids=["billion-laughs", "xxe-file", "xxe-http", "external-dtd", "plain-dtd"],

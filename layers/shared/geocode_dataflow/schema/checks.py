@@ -13,7 +13,8 @@ from geocode_dataflow.schema.model import GeocodeEntity, GeocodeRequest, Reverse
 
 NO_ADDRESS_FIELD = "To geocode a location, you must specify at least one address field."
 FORMATTED_ADDRESS = (
-    "The Address.FormattedAddress property must not be specified because it is an output-only property."
+    "The Address.FormattedAddress property must not be specified because it is an "
+    "output-only property."
 )
 CONFIDENCE_VALUES = ("Low", "Medium", "High")
 MAX_RESULTS_RANGE = (1, 20)
@@ -52,7 +53,10 @@ def _coordinate(value: str | None, name: str, bound: float) -> str | None:
 
 def _options(request: GeocodeRequest | ReverseGeocodeRequest, kind: str) -> list[Finding]:
     found = []
-    if request.max_results is not None and not MAX_RESULTS_RANGE[0] <= request.max_results <= MAX_RESULTS_RANGE[1]:
+    if (
+        request.max_results is not None
+        and not MAX_RESULTS_RANGE[0] <= request.max_results <= MAX_RESULTS_RANGE[1]
+    ):
         found.append(
             Finding(
                 "max-results-range",
@@ -61,7 +65,9 @@ def _options(request: GeocodeRequest | ReverseGeocodeRequest, kind: str) -> list
             )
         )
     confidence = request.min_confidence
-    if confidence is not None and confidence.casefold() not in {v.casefold() for v in CONFIDENCE_VALUES}:
+    if confidence is not None and confidence.casefold() not in {
+        v.casefold() for v in CONFIDENCE_VALUES
+    }:
         found.append(
             Finding(
                 "unknown-min-confidence",
@@ -113,7 +119,9 @@ def _formula(entity: GeocodeEntity) -> Finding | None:
     if forward is not None:
         values += [forward.query, forward.culture]
         if forward.address is not None:
-            values += [getattr(forward.address, part) for part in (*_ADDRESS_INPUTS, "formatted_address")]
+            values += [
+                getattr(forward.address, part) for part in (*_ADDRESS_INPUTS, "formatted_address")
+            ]
     reverse = entity.reverse_geocode_request
     if reverse is not None:
         values += [reverse.culture, reverse.include_entity_types]
@@ -140,7 +148,9 @@ def check_entity(entity: GeocodeEntity) -> list[Finding]:
     found: list[Finding] = []
     kind = entity.kind
     if kind == "none":
-        found.append(Finding("no-request", NO_ADDRESS_FIELD + " (The entity has no request.)", True))
+        found.append(
+            Finding("no-request", NO_ADDRESS_FIELD + " (The entity has no request.)", True)
+        )
     elif kind == "reverse":
         found += _reverse(entity.reverse_geocode_request)  # type: ignore[arg-type]
         if entity.geocode_request is not None:

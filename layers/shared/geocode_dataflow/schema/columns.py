@@ -97,9 +97,12 @@ _BY_FOLDED = {name.casefold(): name for name in TEXT_COLUMNS}
 
 # Columns that make a row a forward / reverse request. Culture and MinimumConfidence sit under
 # GeocodeRequest/ in the header, yet the official samples use them for reverse rows too.
-_FORWARD_ONLY = (QUERY, STRICT_MATCH, *(f"GeocodeRequest/Address/{p}" for p in REQUEST_ADDRESS_PARTS))
-_REVERSE_ONLY = (ENTITY_TYPES, LATITUDE, LONGITUDE)
-_RESPONSE_COLUMNS = tuple(name for name in TEXT_COLUMNS if name.startswith("GeocodeResponse/"))
+# Cells hold only non-empty values, so "has any of these" is a set-disjointness test.
+_REQUEST_ADDRESS_COLUMNS = frozenset(f"GeocodeRequest/Address/{p}" for p in REQUEST_ADDRESS_PARTS)
+_RESPONSE_ADDRESS_COLUMNS = frozenset(f"GeocodeResponse/Address/{p}" for p in RESPONSE_ADDRESS_PARTS)
+_FORWARD_ONLY = frozenset({QUERY, STRICT_MATCH}) | _REQUEST_ADDRESS_COLUMNS
+_REVERSE_ONLY = frozenset({ENTITY_TYPES, LATITUDE, LONGITUDE})
+_RESPONSE_COLUMNS = frozenset(name for name in TEXT_COLUMNS if name.startswith("GeocodeResponse/"))
 
 # Point key order of real service output [T-jtirila].
 _POINT_KEYS = (
@@ -203,11 +206,12 @@ def format_query_parse_values(values: list[QueryParseValue]) -> str:
     return json.dumps(items, separators=(",", ":"), ensure_ascii=False) if items else ""
 
 
-def _address_from(cells: Mapping[str, str], prefix: str, parts: tuple[str, ...]) -> Address | None:
-    values = {ADDRESS_FIELDS[part]: cells.get(prefix + part) for part in parts}
-    if not any(values.values()):
+def _address_from(
+    cells: Mapping[str, str], prefix: str, parts: tuple[str, ...], present: frozenset[str]
+) -> Address | None:
+    if present.isdisjoint(cells.keys()):
         return None
-    return Address(**values)
+    return Address(**{ADDRESS_FIELDS[part]: cells.get(prefix + part) for part in parts})
 
 
 def entity_from_cells(
@@ -223,8 +227,9 @@ def entity_from_cells(
     """
     get = cells.get
     culture, min_confidence = get(CULTURE), get(MIN_CONFIDENCE)
-    has_reverse = any(get(c) for c in _REVERSE_ONLY)
-    has_forward = any(get(c) for c in _FORWARD_ONLY) or (
+    keys = cells.keys()
+    has_reverse = not _REVERSE_ONLY.isdisjoint(keys)
+    has_forward = not _FORWARD_ONLY.isdisjoint(keys) or (
         not has_reverse and (culture is not None or min_confidence is not None)
     )
     entity = GeocodeEntity(id=get(ID), line=line)
@@ -239,7 +244,9 @@ def entity_from_cells(
         entity.geocode_request = GeocodeRequest(
             culture=culture,
             query=get(QUERY),
-            address=_address_from(cells, "GeocodeRequest/Address/", REQUEST_ADDRESS_PARTS),
+            address=_address_from(
+                cells, "GeocodeRequest/Address/", REQUEST_ADDRESS_PARTS, _REQUEST_ADDRESS_COLUMNS
+            ),
             min_confidence=min_confidence,
             strict_match=strict_value,
         )
@@ -251,7 +258,7 @@ def entity_from_cells(
             include_entity_types=get(ENTITY_TYPES),
             min_confidence=min_confidence,
         )
-    if any(get(c) for c in _RESPONSE_COLUMNS):
+    if not _RESPONSE_COLUMNS.isdisjoint(keys):
         entity.responses.append(_response_from(cells, problem))
     entity.status_code = get(STATUS_CODE)
     entity.fault_reason = get(FAULT_REASON)
@@ -259,14 +266,18 @@ def entity_from_cells(
     return entity
 
 
-def _response_from(cells: Mapping[str, str], problem: Callable[[str, str], None]) -> GeocodeResponse:
+def _response_from(
+    cells: Mapping[str, str], problem: Callable[[str, str], None]
+) -> GeocodeResponse:
     get = cells.get
     response = GeocodeResponse(
         name=get(NAME),
         entity_type=get(ENTITY_TYPE),
         confidence=get(CONFIDENCE),
         match_codes=get(MATCH_CODES),
-        address=_address_from(cells, "GeocodeResponse/Address/", RESPONSE_ADDRESS_PARTS),
+        address=_address_from(
+            cells, "GeocodeResponse/Address/", RESPONSE_ADDRESS_PARTS, _RESPONSE_ADDRESS_COLUMNS
+        ),
     )
     for column, parse, attr in (
         (GEOCODE_POINTS, parse_geocode_points, "geocode_points"),
@@ -319,7 +330,9 @@ def entity_to_cells(entity: GeocodeEntity) -> dict[str, str]:
         put(STRICT_MATCH, format_bool(forward.strict_match))
         if forward.address is not None:
             for part in REQUEST_ADDRESS_PARTS:
-                put(f"GeocodeRequest/Address/{part}", getattr(forward.address, ADDRESS_FIELDS[part]))
+                put(
+                    f"GeocodeRequest/Address/{part}", getattr(forward.address, ADDRESS_FIELDS[part])
+                )
     if entity.responses:
         response = entity.responses[0]
         put(NAME, response.name)
@@ -328,7 +341,10 @@ def entity_to_cells(entity: GeocodeEntity) -> dict[str, str]:
         put(MATCH_CODES, response.match_codes)
         if response.address is not None:
             for part in RESPONSE_ADDRESS_PARTS:
-                put(f"GeocodeResponse/Address/{part}", getattr(response.address, ADDRESS_FIELDS[part]))
+                put(
+                    f"GeocodeResponse/Address/{part}",
+                    getattr(response.address, ADDRESS_FIELDS[part]),
+                )
         if response.point is not None:
             put(POINT_LAT, response.point.latitude)
             put(POINT_LON, response.point.longitude)

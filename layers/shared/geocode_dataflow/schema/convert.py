@@ -50,7 +50,9 @@ def write_feed(
     fmt = check_format(fmt) or ""
     if fmt == "xml":
         return write_xml(entities, sink)
-    return write_text(entities, sink, fmt, columns=columns, header=header, version_line=version_line)
+    return write_text(
+        entities, sink, fmt, columns=columns, header=header, version_line=version_line
+    )
 
 
 def _request_options(request: GeocodeRequest | ReverseGeocodeRequest, kind: str) -> list[str]:
@@ -83,7 +85,9 @@ def text_losses(entity: GeocodeEntity) -> list[str]:
             for attr, label in (("culture", "Culture"), ("min_confidence", "MinimumConfidence")):
                 mine, theirs = getattr(reverse, attr), getattr(forward, attr)
                 if mine is not None and mine != theirs:
-                    dropped.append(f"ReverseGeocodeRequest {label}={mine!r} (text has one {label} column)")
+                    dropped.append(
+                        f"ReverseGeocodeRequest {label}={mine!r} (text has one {label} column)"
+                    )
     return dropped
 
 
@@ -116,7 +120,9 @@ def convert_feed(
         return write_feed(entities, sink, target, columns=columns, version_line=reader.version_line)
 
 
-def _noting_losses(entities: Iterator[GeocodeEntity], losses: list[Issue]) -> Iterator[GeocodeEntity]:
+def _noting_losses(
+    entities: Iterator[GeocodeEntity], losses: list[Issue]
+) -> Iterator[GeocodeEntity]:
     for entity in entities:
         dropped = text_losses(entity)
         if dropped:

@@ -17,7 +17,14 @@ DELIMITERS = {"csv": ",", "tab": "\t", "pipe": "|"}
 
 VERSION_LINE = "Bing Spatial Data Services, 2.0"
 
-_EXTENSIONS = {".xml": "xml", ".csv": "csv", ".tab": "tab", ".tsv": "tab", ".pipe": "pipe", ".txt": "text"}
+_EXTENSIONS = {
+    ".xml": "xml",
+    ".csv": "csv",
+    ".tab": "tab",
+    ".tsv": "tab",
+    ".pipe": "pipe",
+    ".txt": "text",
+}
 
 # The version line is comma-delimited in every text format (Q20); spreadsheets re-saving the
 # file may turn that comma into the file's delimiter, quote the cells or pad the row.

@@ -143,9 +143,12 @@ class Utf8Stream(io.RawIOBase):
         return out
 
     def _label(self) -> str:
-        return {"utf-8": "UTF-8", "utf-8-bom": "UTF-8", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16"}[
-            self._encoding
-        ]
+        return {
+            "utf-8": "UTF-8",
+            "utf-8-bom": "UTF-8",
+            "utf-16-le": "UTF-16",
+            "utf-16-be": "UTF-16",
+        }[self._encoding]
 
 
 def _gunzip_guard(read: object, size: int) -> bytes:
@@ -181,7 +184,7 @@ class DecodedSource:
                 head = _gunzip_guard(lambda n: _read_up_to(gz, n), 4)  # type: ignore[arg-type]
             self.encoding = _detect_encoding(head)
             bom = ENCODINGS[self.encoding][0]
-            body = _Replay(head[len(bom):], stream)
+            body = _Replay(head[len(bom) :], stream)
             self.utf8 = Utf8Stream(body, self.encoding, max_bytes=max_bytes, chunk_size=chunk_size)  # type: ignore[arg-type]
         except BaseException:
             self.close()
@@ -252,5 +255,7 @@ def _relabel_xml_declaration(block: bytes) -> bytes:
     declaration = block[: end + 2]
     for quote in (b'"', b"'"):
         for name in (b"utf-16", b"UTF-16", b"utf-16le", b"UTF-16LE", b"utf-16be", b"UTF-16BE"):
-            declaration = declaration.replace(b"encoding=" + quote + name + quote, b'encoding="utf-8"')
-    return declaration + block[end + 2:]
+            declaration = declaration.replace(
+                b"encoding=" + quote + name + quote, b'encoding="utf-8"'
+            )
+    return declaration + block[end + 2 :]

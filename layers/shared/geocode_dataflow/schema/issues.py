@@ -58,7 +58,9 @@ class FeedError(InvalidFeedError):
         offset: int | None = None,
         entity_id: str | None = None,
     ) -> None:
-        self.issue = Issue(code, message, line=line, entity_id=entity_id, column=column, offset=offset)
+        self.issue = Issue(
+            code, message, line=line, entity_id=entity_id, column=column, offset=offset
+        )
         where = self.issue.where()
         super().__init__(f"{message} ({where})" if where else message)
 

@@ -71,7 +71,9 @@ class FeedReader:
         if self.format == "xml":
             return iter_xml_entities(text, self._on_issue, self._prefix)
         assert self.columns is not None  # noqa: S101 - set for every text feed by open_feed
-        return text_format.iter_entities(text, self.format, self.columns, first_line=3, on_issue=self._on_issue)
+        return text_format.iter_entities(
+            text, self.format, self.columns, first_line=3, on_issue=self._on_issue
+        )
 
     def close(self) -> None:
         self._decoded.close()
@@ -80,7 +82,10 @@ class FeedReader:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -112,7 +117,9 @@ def open_feed(
         raise
 
 
-def _open(decoded: DecodedSource, filename: str | None, explicit: str | None, on_issue: IssueHandler) -> FeedReader:
+def _open(
+    decoded: DecodedSource, filename: str | None, explicit: str | None, on_issue: IssueHandler
+) -> FeedReader:
     text = decoded.text()
     first = text.readline(_PROLOGUE_LIMIT)
     prefix = first

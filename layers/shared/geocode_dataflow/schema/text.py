@@ -34,7 +34,9 @@ def parse_header(header_line: str, fmt: str) -> tuple[list[str], list[str]]:
     try:
         tokens = next(csv.reader([stripped], delimiter=DELIMITERS[fmt], quotechar='"'))
     except csv.Error as exc:
-        raise FeedError("malformed-header", f"the header line cannot be parsed: {exc}", line=2) from exc
+        raise FeedError(
+            "malformed-header", f"the header line cannot be parsed: {exc}", line=2
+        ) from exc
     names = [token.strip() for token in tokens]
     unknown = [name for name in names if name and not col.is_known_column(name)]
     if unknown:
@@ -43,7 +45,9 @@ def parse_header(header_line: str, fmt: str) -> tuple[list[str], list[str]]:
     seen: set[str] = set()
     for name in names:
         if name and name in seen:
-            raise FeedError("duplicate-column", f"column {name!r} appears twice in the header", line=2)
+            raise FeedError(
+                "duplicate-column", f"column {name!r} appears twice in the header", line=2
+            )
         seen.add(name)
     if col.ID not in seen:
         if len(names) == 1 and DELIMITERS[fmt] not in stripped:
@@ -103,8 +107,13 @@ def iter_entities(
                 True,
             )
 
-        def problem(code: str, message: str, line: int = line, entity_id: str | None = entity_id) -> None:
-            on_issue(Issue(code, message, line=line, entity_id=entity_id), code == "invalid-value" or code == "invalid-json")
+        def problem(
+            code: str, message: str, line: int = line, entity_id: str | None = entity_id
+        ) -> None:
+            on_issue(
+                Issue(code, message, line=line, entity_id=entity_id),
+                code == "invalid-value" or code == "invalid-json",
+            )
 
         yield col.entity_from_cells(cells, line=line, problem=problem)
 
@@ -172,7 +181,9 @@ class TextFeedWriter:
             lineterminator=LINE_TERMINATOR,
         )
         # Echo the version and header lines verbatim (the service does, spaces included).
-        self._text.write((version_line if version_line is not None else VERSION_LINE) + LINE_TERMINATOR)
+        self._text.write(
+            (version_line if version_line is not None else VERSION_LINE) + LINE_TERMINATOR
+        )
         tokens = header if header is not None else columns
         self._text.write(self._delimiter.join(tokens) + LINE_TERMINATOR)
 

@@ -9,12 +9,18 @@ attribute and element order do not matter.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, TextIO
 from xml.etree.ElementTree import ParseError
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
 
-from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+from defusedxml import (
+    DefusedXmlException,
+    DTDForbidden,
+    EntitiesForbidden,
+    ExternalReferenceForbidden,
+)
 from defusedxml.ElementTree import DefusedXMLParser
 
 from geocode_dataflow.schema.columns import ADDRESS_FIELDS, parse_bool
@@ -39,14 +45,23 @@ READ_CHUNK = 1 << 16
 _GEOCODE_REQUEST_ATTRS = frozenset(
     {"Culture", "Query", "IncludeNeighborhood", "IncludeQueryParse", "MaxResults", "StrictMatch"}
 )
-_REVERSE_REQUEST_ATTRS = frozenset({"Culture", "IncludeEntityTypes", "IncludeNeighborhood", "MaxResults"})
+_REVERSE_REQUEST_ATTRS = frozenset(
+    {"Culture", "IncludeEntityTypes", "IncludeNeighborhood", "MaxResults"}
+)
 _RESPONSE_ATTRS = frozenset({"Name", "EntityType", "Confidence", "MatchCodes"})
 _POINT_ATTRS = frozenset({"CalculationMethod", "Latitude", "Longitude", "Type", "UsageTypes"})
 _BOX_ATTRS = ("SouthLatitude", "WestLongitude", "NorthLatitude", "EastLongitude")
 _TEXT_ELEMENTS = ("StatusCode", "FaultReason", "TraceId")
+_ENTITY_ATTRS = frozenset({"Id"})
+_ADDRESS_ATTRS = frozenset(ADDRESS_FIELDS)
+_CONFIDENCE_ATTRS = frozenset({"MinimumConfidence"})
+_LOCATION_ATTRS = frozenset({"Latitude", "Longitude"})
+_PARSE_VALUE_ATTRS = frozenset({"Property", "Value"})
 
 
+@functools.lru_cache(maxsize=256)
 def _split(tag: str) -> tuple[str | None, str]:
+    """``{namespace}local`` -> (namespace, local); a feed has a handful of distinct tags."""
     if tag.startswith("{"):
         namespace, _, local = tag[1:].partition("}")
         return namespace, local
@@ -85,10 +100,11 @@ class _EntityBuilder:
         entity_id = self._entity.id if self._entity is not None else None
         self.on_issue(Issue(code, message, line=self.line(), entity_id=entity_id), is_error)
 
-    def _unknown_attrs(self, element: str, attrib: dict[str, str], known: Iterable[str]) -> None:
-        allowed = set(known)
+    def _unknown_attrs(self, element: str, attrib: dict[str, str], known: frozenset[str]) -> None:
+        if attrib.keys() <= known:
+            return
         for name in attrib:
-            if not name.startswith("{") and name not in allowed:
+            if not name.startswith("{") and name not in known:
                 self._issue(
                     "unknown-attribute",
                     f"<{element}> has an attribute {name!r} that Data Schema v2.0 does not define "
@@ -113,20 +129,26 @@ class _EntityBuilder:
         try:
             return int(value)
         except ValueError:
-            self._issue("invalid-value", f"<{element} MaxResults>: {value!r} is not an integer", is_error=True)
+            self._issue(
+                "invalid-value",
+                f"<{element} MaxResults>: {value!r} is not an integer",
+                is_error=True,
+            )
             return None
 
     def _address(self, attrib: dict[str, str]) -> Address:
-        self._unknown_attrs("Address", attrib, ADDRESS_FIELDS)
+        self._unknown_attrs("Address", attrib, _ADDRESS_ATTRS)
         return Address(**{field: _value(attrib, name) for name, field in ADDRESS_FIELDS.items()})
 
-    def _required(self, element: str, attrib: dict[str, str], names: Iterable[str]) -> list[str] | None:
+    def _required(
+        self, element: str, attrib: dict[str, str], names: Iterable[str]
+    ) -> list[str] | None:
         values = [_value(attrib, name) for name in names]
         if any(value is None for value in values):
+            missing = ", ".join(n for n, v in zip(names, values, strict=True) if v is None)
             self._issue(
                 "missing-attribute",
-                f"<{element}> lacks {', '.join(n for n, v in zip(names, values, strict=True) if v is None)}; "
-                "the element is ignored",
+                f"<{element}> lacks {missing}; the element is ignored",
                 is_error=False,
             )
             return None
@@ -155,7 +177,7 @@ class _EntityBuilder:
         if local != "GeocodeFeed":
             raise FeedError(
                 "not-a-geocode-feed",
-                f"the root element is <{local}>, expected <GeocodeFeed Version=\"2.0\">",
+                f'the root element is <{local}>, expected <GeocodeFeed Version="2.0">',
                 line=self.line(),
             )
         self.root_seen = True
@@ -188,7 +210,7 @@ class _EntityBuilder:
         if local != "GeocodeEntity":
             self._unknown_element(local)
             return
-        self._unknown_attrs("GeocodeEntity", attrib, ("Id",))
+        self._unknown_attrs("GeocodeEntity", attrib, _ENTITY_ATTRS)
         self._entity = GeocodeEntity(id=_value(attrib, "Id"), line=self.line())
 
     def _start_entity_child(self, local: str, attrib: dict[str, str]) -> None:
@@ -196,7 +218,11 @@ class _EntityBuilder:
         assert entity is not None  # noqa: S101 - guarded by the caller
         if local == "GeocodeRequest":
             if entity.geocode_request is not None:
-                self._issue("duplicate-element", "a second <GeocodeRequest> replaces the first", is_error=False)
+                self._issue(
+                    "duplicate-element",
+                    "a second <GeocodeRequest> replaces the first",
+                    is_error=False,
+                )
             self._unknown_attrs(local, attrib, _GEOCODE_REQUEST_ATTRS)
             entity.geocode_request = self._request = GeocodeRequest(
                 culture=_value(attrib, "Culture"),
@@ -209,7 +235,9 @@ class _EntityBuilder:
         elif local == "ReverseGeocodeRequest":
             if entity.reverse_geocode_request is not None:
                 self._issue(
-                    "duplicate-element", "a second <ReverseGeocodeRequest> replaces the first", is_error=False
+                    "duplicate-element",
+                    "a second <ReverseGeocodeRequest> replaces the first",
+                    is_error=False,
                 )
             self._unknown_attrs(local, attrib, _REVERSE_REQUEST_ATTRS)
             entity.reverse_geocode_request = self._request = ReverseGeocodeRequest(
@@ -237,14 +265,14 @@ class _EntityBuilder:
         request, response = self._request, self._response
         if parent in ("GeocodeRequest", "ReverseGeocodeRequest") and request is not None:
             if local == "ConfidenceFilter":
-                self._unknown_attrs(local, attrib, ("MinimumConfidence",))
+                self._unknown_attrs(local, attrib, _CONFIDENCE_ATTRS)
                 request.min_confidence = _value(attrib, "MinimumConfidence")
                 return
             if local == "Address" and isinstance(request, GeocodeRequest):
                 request.address = self._address(attrib)
                 return
             if local == "Location" and isinstance(request, ReverseGeocodeRequest):
-                self._unknown_attrs(local, attrib, ("Latitude", "Longitude"))
+                self._unknown_attrs(local, attrib, _LOCATION_ATTRS)
                 request.latitude = _value(attrib, "Latitude")
                 request.longitude = _value(attrib, "Longitude")
                 return
@@ -267,19 +295,19 @@ class _EntityBuilder:
                     )
                 return
             if local == "QueryParseValue":
-                self._unknown_attrs(local, attrib, ("Property", "Value"))
+                self._unknown_attrs(local, attrib, _PARSE_VALUE_ATTRS)
                 pair = self._required(local, attrib, ("Property", "Value"))
                 if pair is not None:
                     response.query_parse_values.append(QueryParseValue(*pair))
                 return
             if local == "BoundingBox":
-                self._unknown_attrs(local, attrib, _BOX_ATTRS)
+                self._unknown_attrs(local, attrib, frozenset(_BOX_ATTRS))
                 box = self._required(local, attrib, _BOX_ATTRS)
                 if box is not None:
                     response.bounding_box = BoundingBox(*box)
                 return
             if local == "Point":
-                self._unknown_attrs(local, attrib, ("Latitude", "Longitude"))
+                self._unknown_attrs(local, attrib, _LOCATION_ATTRS)
                 both = self._required(local, attrib, ("Latitude", "Longitude"))
                 if both is not None:
                     response.point = Point(*both)
@@ -363,7 +391,10 @@ class XmlFeedParser:
             line, column = exc.position
             message = str(exc).split(": line")[0]
             raise FeedError(
-                "not-well-formed", f"the XML is not well-formed: {message}", line=line, column=column
+                "not-well-formed",
+                f"the XML is not well-formed: {message}",
+                line=line,
+                column=column,
             ) from exc
         except DTDForbidden as exc:
             raise FeedError(
@@ -385,10 +416,14 @@ class XmlFeedParser:
                 line=expat.CurrentLineNumber,
             ) from exc
         except DefusedXmlException as exc:  # any other construct defusedxml refuses
-            raise FeedError("xml-forbidden", f"refused XML construct: {exc}", line=expat.CurrentLineNumber) from exc
+            raise FeedError(
+                "xml-forbidden", f"refused XML construct: {exc}", line=expat.CurrentLineNumber
+            ) from exc
 
 
-def iter_xml_entities(text: TextIO, on_issue: IssueHandler, prefix: str = "") -> Iterator[GeocodeEntity]:
+def iter_xml_entities(
+    text: TextIO, on_issue: IssueHandler, prefix: str = ""
+) -> Iterator[GeocodeEntity]:
     """Entities of the XML feed in ``text``; ``prefix`` is text already read from it."""
     parser = XmlFeedParser(on_issue)
     chunk = prefix
@@ -403,13 +438,20 @@ def iter_xml_entities(text: TextIO, on_issue: IssueHandler, prefix: str = "") ->
 
 # -- writing -------------------------------------------------------------------------------
 
-_INVALID_XML_CHARS = {c: "\ufffd" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF)}
+_INVALID_XML_CHARS = {
+    c: "\ufffd" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF)
+}
+
+
+_ATTR_ENTITIES = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
 
 
 def _attr(name: str, value: str | None) -> str:
     if value is None or value == "":
         return ""
-    return f" {name}={quoteattr(value.translate(_INVALID_XML_CHARS))}"
+    # Always double quotes (quoteattr would switch to single ones), and whitespace kept as
+    # character references so that attribute-value normalisation does not turn it into spaces.
+    return f' {name}="{escape(value.translate(_INVALID_XML_CHARS), _ATTR_ENTITIES)}"'
 
 
 def _flag(name: str, value: bool | None) -> str:
@@ -436,7 +478,11 @@ def _address_element(address: Address | None, indent: str) -> str:
 
 
 def _confidence(value: str | None, indent: str) -> str:
-    return "" if value is None else f"{indent}<ConfidenceFilter{_attr('MinimumConfidence', value)} />\n"
+    return (
+        ""
+        if value is None
+        else f"{indent}<ConfidenceFilter{_attr('MinimumConfidence', value)} />\n"
+    )
 
 
 def entity_xml(entity: GeocodeEntity) -> str:
@@ -467,8 +513,12 @@ def entity_xml(entity: GeocodeEntity) -> str:
             + _flag("IncludeQueryParse", forward.include_query_parse)
             + _flag("StrictMatch", forward.strict_match)
         )
-        children = _address_element(forward.address, "      ") + _confidence(forward.min_confidence, "      ")
-        parts.append(f"{opening}>\n{children}    </GeocodeRequest>\n" if children else f"{opening} />\n")
+        children = _address_element(forward.address, "      ") + _confidence(
+            forward.min_confidence, "      "
+        )
+        parts.append(
+            f"{opening}>\n{children}    </GeocodeRequest>\n" if children else f"{opening} />\n"
+        )
     for response in entity.responses:
         parts.append(
             "    <GeocodeResponse"
@@ -490,7 +540,8 @@ def entity_xml(entity: GeocodeEntity) -> str:
                 + " />\n"
             )
         for pair in response.query_parse_values:
-            parts.append(f"      <QueryParseValue{_attr('Property', pair.property)}{_attr('Value', pair.value)} />\n")
+            pair_attrs = _attr("Property", pair.property) + _attr("Value", pair.value)
+            parts.append(f"      <QueryParseValue{pair_attrs} />\n")
         box = response.bounding_box
         if box is not None:
             parts.append(
@@ -502,7 +553,9 @@ def entity_xml(entity: GeocodeEntity) -> str:
                 + " />\n"
             )
         if response.point is not None:
-            point_attrs = _attr("Latitude", response.point.latitude) + _attr("Longitude", response.point.longitude)
+            point_attrs = _attr("Latitude", response.point.latitude) + _attr(
+                "Longitude", response.point.longitude
+            )
             parts.append(f"      <Point{point_attrs} />\n")
         parts.append("    </GeocodeResponse>\n")
     parts.append(_text_element("StatusCode", entity.status_code))

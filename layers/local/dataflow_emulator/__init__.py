@@ -1,0 +1,26 @@
+"""A faithful local emulator of the Bing Maps Geocode Dataflow API, with an offline geocoder.
+
+Local and test use only: it is never deployed to Lambda. Start one with
+``with EmulatorServer(EmulatorConfig(keys={"k"})) as emulator: ...`` or the CLI
+``geocode-dataflow emulator``; see README.md next to this file.
+"""
+
+from .app import EmulatorApp
+from .config import ENDPOINTS, QUIRKS, EmulatorConfig, FaultConfig
+from .datasources import DataSource, sample_data_source
+from .geocoder import Geocoder
+from .server import EmulatorServer
+from .state import EmulatorState
+
+__all__ = [
+    "ENDPOINTS",
+    "QUIRKS",
+    "DataSource",
+    "EmulatorApp",
+    "EmulatorConfig",
+    "EmulatorServer",
+    "EmulatorState",
+    "FaultConfig",
+    "Geocoder",
+    "sample_data_source",
+]

@@ -1,0 +1,603 @@
+"""A small, deterministic, offline geocoder with the result vocabulary of the Dataflow service.
+
+It knows US ZIP codes (centroids), populated places (GeoNames), US states and countries, so it
+answers at postal-code, locality, state or country level and says so honestly: it never claims
+``Address`` precision or a ``Rooftop`` point, and marks coarser-than-asked answers
+``UpHierarchy``. Entities the service would refuse get ``BadRequest`` and the service's words.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, fields
+
+from geocode_dataflow.schema.model import (
+    Address,
+    BoundingBox,
+    GeocodeEntity,
+    GeocodePoint,
+    GeocodeRequest,
+    GeocodeResponse,
+    Point,
+    QueryParseValue,
+    ReverseGeocodeRequest,
+)
+
+from .gazetteer import US, Gazetteer, Place, PostalArea, Region, fold, get_gazetteer
+
+FAULT_NO_ADDRESS = "To geocode a location, you must specify at least one address field."
+FAULT_FORMATTED_ADDRESS = (
+    "The Address.FormattedAddress property must not be specified because it is an output-only "
+    "property."
+)
+
+CONFIDENCES = ("Low", "Medium", "High")
+_RANK = {c.casefold(): i for i, c in enumerate(CONFIDENCES)}
+
+# Entity types from the finest to the coarsest that this geocoder can produce.
+POSTCODE, PLACE, STATE, COUNTRY = "Postcode1", "PopulatedPlace", "AdminDivision1", "CountryRegion"
+_LEVEL = {"address": 0, POSTCODE: 1, PLACE: 2, STATE: 3, COUNTRY: 4}
+
+# An area-derived point (a centroid or a place's reference point) is an estimate, not a measured
+# address point: "Interpolation" is the honest member of the service's vocabulary for it.
+CALCULATION_METHOD = "Interpolation"
+
+# Two candidates are a tie when the smaller has at least this share of the larger's population.
+_TIE_RATIO = 0.2
+_REVERSE_NEAR_KM = 40.0  # look here first: a town nearby beats a distant city
+_REVERSE_SEARCH_KM = 150.0  # beyond this, no populated place is "here"
+
+_STREET_LABELS = {
+    "AddressNumberPrefix", "AddressNumber", "AddressNumberSuffix", "StreetNamePreModifier",
+    "StreetNamePreDirectional", "StreetNamePreType", "StreetName", "StreetNamePostType",
+    "StreetNamePostDirectional", "SubaddressType", "SubaddressIdentifier", "BuildingName",
+    "OccupancyType", "OccupancyIdentifier", "CornerOf", "LandmarkName", "IntersectionSeparator",
+    "USPSBoxType", "USPSBoxID", "USPSBoxGroupType", "USPSBoxGroupID",
+}
+
+
+class EntityFaultError(Exception):
+    """The service would fail this entity with StatusCode BadRequest and this FaultReason."""
+
+
+@dataclass
+class _Components:
+    address_line: str | None = None
+    locality: str | None = None
+    admin_district: str | None = None
+    postal_code: str | None = None
+    country_region: str | None = None
+    fuzzy: bool = False  # the locality was picked out of a longer free-form text
+
+    def parse_values(self) -> list[QueryParseValue]:
+        pairs = [("AddressLine", self.address_line), ("Locality", self.locality),
+                 ("AdminDistrict", self.admin_district), ("PostalCode", self.postal_code),
+                 ("CountryRegion", self.country_region)]
+        return [QueryParseValue(prop, value) for prop, value in pairs if value]
+
+    def finest_level(self) -> int:
+        if self.address_line:
+            return _LEVEL["address"]
+        if self.postal_code:
+            return _LEVEL[POSTCODE]
+        if self.locality:
+            return _LEVEL[PLACE]
+        if self.admin_district:
+            return _LEVEL[STATE]
+        return _LEVEL[COUNTRY]
+
+
+@dataclass
+class _Match:
+    entity_type: str
+    latitude: float
+    longitude: float
+    bbox: tuple[float, float, float, float]  # south, west, north, east
+    address: Address
+    confidence: str = "High"
+    codes: set[str] = field(default_factory=set)
+
+    def to_response(self, parse_values: list[QueryParseValue]) -> GeocodeResponse:
+        lat, lon = _num(self.latitude), _num(self.longitude)
+        codes = set(self.codes) or {"Good"}
+        return GeocodeResponse(
+            name=self.address.formatted_address,
+            entity_type=self.entity_type,
+            confidence=self.confidence,
+            match_codes=", ".join(sorted(codes)),
+            address=self.address,
+            geocode_points=[GeocodePoint(lat, lon, CALCULATION_METHOD, "Point", "Display")],
+            query_parse_values=list(parse_values),
+            bounding_box=BoundingBox(*(_num(v) for v in self.bbox)),
+            point=Point(lat, lon),
+        )
+
+
+class Geocoder:
+    """Forward and reverse geocoding of Data Schema v2.0 entities."""
+
+    def __init__(self, gazetteer: Gazetteer | None = None, *, min_population: int = 15000) -> None:
+        self._gazetteer = gazetteer
+        self._min_population = min_population
+        self._zip_radius: dict[str, float] = {}
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        if self._gazetteer is None:
+            self._gazetteer = get_gazetteer(self._min_population)
+        return self._gazetteer
+
+    # -- entities ----------------------------------------------------------------------------------
+
+    def process(self, entity: GeocodeEntity, *, query_parse_default: bool = False) -> GeocodeEntity:
+        """Fill ``responses``, ``status_code`` and ``fault_reason`` of ``entity`` (in place).
+
+        ``query_parse_default``: whether query parse values are returned when the request does
+        not say (text formats cannot say; the service returns them there).
+        """
+        entity.responses = []
+        entity.fault_reason = None
+        try:
+            if entity.reverse_geocode_request is not None:
+                entity.responses = self.reverse(entity.reverse_geocode_request)
+            elif entity.geocode_request is not None:
+                entity.responses = self.forward(entity.geocode_request,
+                                                query_parse_default=query_parse_default)
+            else:
+                raise EntityFaultError(FAULT_NO_ADDRESS)
+        except EntityFaultError as fault:
+            entity.status_code = "BadRequest"
+            entity.fault_reason = str(fault)
+        else:
+            entity.status_code = "Success"
+        return entity
+
+    # -- forward -----------------------------------------------------------------------------------
+
+    def forward(self, request: GeocodeRequest, *,
+                query_parse_default: bool = False) -> list[GeocodeResponse]:
+        address = request.address or Address()
+        if _blank(address.formatted_address) is not None:
+            raise EntityFaultError(FAULT_FORMATTED_ADDRESS)
+        minimum = _minimum_confidence(request.min_confidence)
+        query = _blank(request.query)
+        given = _Components(
+            address_line=_blank(address.address_line),
+            locality=_blank(address.locality) or _blank(address.postal_town),
+            admin_district=_blank(address.admin_district),
+            postal_code=_blank(address.postal_code),
+            country_region=_blank(address.country_region),
+        )
+        if query is None and all(_blank(getattr(address, f.name)) is None
+                                 for f in fields(address)):
+            raise EntityFaultError(FAULT_NO_ADDRESS)
+
+        parse_values: list[QueryParseValue] = []
+        if query is not None:
+            parsed = self.parse_query(query)
+            include_parse = request.include_query_parse
+            if include_parse is None:
+                include_parse = query_parse_default
+            if include_parse:
+                parse_values = parsed.parse_values()
+            for name in ("address_line", "locality", "admin_district", "postal_code",
+                         "country_region"):
+                if getattr(given, name) is None:
+                    setattr(given, name, getattr(parsed, name))
+            given.fuzzy = parsed.fuzzy
+
+        matches = self._match(given)
+        if request.strict_match:
+            matches = [m for m in matches if self._strictly_within(m, given)]
+        matches = [m for m in matches if _RANK[m.confidence.casefold()] >= minimum]
+        limit = _max_results(request.max_results)
+        return [m.to_response(parse_values) for m in matches[:limit]]
+
+    def parse_query(self, query: str) -> _Components:
+        """Split a free-form query into address components (US addresses via ``usaddress``,
+        "Place, Country" elsewhere)."""
+        gaz = self.gazetteer
+        text = " ".join(query.split())
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        if not parts:
+            return _Components()
+        if len(parts) == 1:
+            whole = parts[0]
+            if gaz.country_code(whole) and not gaz.places_named(whole):
+                return _Components(country_region=whole)
+            if gaz.state_code(whole) and len(whole) > 2 and not re.search(r"\d", whole):
+                return _Components(admin_district=whole)
+        iso = gaz.country_code(parts[-1]) if len(parts) > 1 else None
+        state = gaz.state_code(parts[-1])
+        if iso and iso != US and state:
+            # "Denver, CO" is Colorado, not Colombia; "Toronto, CA" is Canada.
+            rest = parts[:-1]
+            if any(gaz.places_named(p, US, state) for p in rest) or not any(
+                    gaz.places_named(p, iso) for p in rest):
+                iso = None
+        if iso and iso != US:
+            return self._parse_foreign(parts[:-1], parts[-1], iso)
+        country = None
+        if iso == US:
+            country = parts.pop()
+        parsed = self._parse_us(", ".join(parts))
+        parsed.country_region = parsed.country_region or country
+        return parsed
+
+    def _parse_foreign(self, parts: list[str], country: str, iso: str) -> _Components:
+        found = _Components(country_region=country)
+        for index in range(len(parts) - 1, -1, -1):
+            if self.gazetteer.places_named(parts[index], iso):
+                found.locality = parts[index]
+                found.address_line = ", ".join(parts[:index]) or None
+                found.admin_district = ", ".join(parts[index + 1:]) or None
+                return found
+        if parts:
+            found.locality = parts[-1]
+            found.address_line = ", ".join(parts[:-1]) or None
+        return found
+
+    def _parse_us(self, text: str) -> _Components:
+        import usaddress  # local-only dependency; imported on first use
+
+        try:
+            tagged, _ = usaddress.tag(text)
+            labels = list(tagged.items())
+        except usaddress.RepeatedLabelError as exc:
+            labels = [(label, token) for token, label in exc.parsed_string]
+        street = " ".join(v for k, v in labels if k in _STREET_LABELS).strip(" ,") or None
+        found = _Components(address_line=street)
+        for label, value in labels:
+            value = value.strip(" ,")
+            if label == "PlaceName" and found.locality is None:
+                found.locality = value
+            elif label == "StateName" and found.admin_district is None:
+                found.admin_district = value
+            elif label == "ZipCode" and found.postal_code is None:
+                found.postal_code = value
+            elif label == "CountryName" and found.country_region is None:
+                found.country_region = value
+        if any((found.locality, found.admin_district, found.postal_code)):
+            return found
+        if street and re.match(r"\d", street):
+            return found  # a street address and nothing else: no locality to find
+        return self._parse_free_text(text)
+
+    def _parse_free_text(self, text: str) -> _Components:
+        """A query with no recognisable structure: look for the longest run of words that names
+        a place ("Seattle Space Needle" -> Seattle)."""
+        gaz = self.gazetteer
+        if gaz.places_named(text):
+            return _Components(locality=text)
+        words = text.replace(",", " ").split()
+        for size in range(len(words) - 1, 0, -1):
+            for start in range(0, len(words) - size + 1):
+                candidate = " ".join(words[start:start + size])
+                if len(candidate) > 2 and gaz.places_named(candidate):
+                    return _Components(locality=candidate, fuzzy=True)
+        return _Components(address_line=text)
+
+    # -- matching ----------------------------------------------------------------------------------
+
+    def _match(self, c: _Components) -> list[_Match]:
+        gaz = self.gazetteer
+        country = gaz.country_code(c.country_region)
+        if c.country_region and country is None:
+            return []  # a country we do not know: nothing honest to return
+        state = gaz.state_code(c.admin_district) if country in (None, US) else None
+        zip_area = gaz.postal_area(c.postal_code) if country in (None, US) else None
+        if country is None and (state or zip_area):
+            country = US
+        if country == US:
+            matches = self._match_us(c, state, zip_area)
+        elif country is not None:
+            matches = self._match_country(c, country)
+        else:
+            matches = self._match_world(c)
+        finest = c.finest_level()
+        for match in matches:
+            if _LEVEL[match.entity_type] > finest:
+                match.codes.add("UpHierarchy")
+            if c.fuzzy and "UpHierarchy" not in match.codes:
+                match.codes.add("UpHierarchy")
+        return matches
+
+    def _match_us(self, c: _Components, state: str | None,
+                  zip_area: PostalArea | None) -> list[_Match]:
+        gaz = self.gazetteer
+        unknown_state = c.admin_district is not None and state is None
+        unknown_zip = c.postal_code is not None and zip_area is None
+        if zip_area is not None:
+            city_ok = c.locality is None or fold(c.locality) in {
+                fold(zip_area.city), *(fold(x) for x in zip_area.other_cities)}
+            state_ok = state is None or state == zip_area.state
+            match = self._postcode_match(zip_area)
+            if not (city_ok and state_ok) or unknown_state:
+                match.confidence = "Low"
+            elif c.fuzzy:
+                match.confidence = "Medium"
+            matches = [match]
+            if not city_ok:
+                # The locality names another place: offer it too, and say the answer is a tie.
+                others = self._us_places(c.locality, state)
+                for other in others[:1]:
+                    other.confidence = "Low"
+                    matches.append(other)
+                if others:
+                    for m in matches:
+                        m.codes.add("Ambiguous")
+            return matches
+        if c.locality:
+            matches = self._us_places(c.locality, state)
+            if matches:
+                if unknown_state or unknown_zip or c.fuzzy:
+                    matches[0].confidence = "Medium"
+                return matches
+        if state:
+            match = self._region_match(gaz.states[state], STATE, state=state)
+            if c.locality or unknown_zip:
+                match.confidence = "Medium"  # the finer part of the request was not found
+            return [match]
+        if c.locality or c.postal_code or c.admin_district:
+            return []
+        return [self._region_match(gaz.countries[US], COUNTRY)] if US in gaz.countries else []
+
+    def _us_places(self, locality: str | None, state: str | None) -> list[_Match]:
+        """US populated places with this name (within ``state`` when given), best first."""
+        gaz = self.gazetteer
+        places = gaz.places_named(locality, US, state)
+        if places:
+            return self._place_matches(places, decided=state is not None)
+        if state:
+            areas = gaz.postal_areas_of_city(locality, state)
+            if areas:
+                return [self._place_from_postal_areas(areas)]
+        return []
+
+    def _match_country(self, c: _Components, country: str) -> list[_Match]:
+        gaz = self.gazetteer
+        if c.locality:
+            places = gaz.places_named(c.locality, country)
+            if places:
+                matches = self._place_matches(places, decided=False)
+                if c.admin_district or c.postal_code or c.fuzzy:
+                    # GeoNames gives no usable admin names or postal codes outside the US.
+                    matches[0].confidence = _at_most(matches[0].confidence, "Medium")
+                return matches
+        region = gaz.countries.get(country)
+        if region is None:
+            return []
+        match = self._region_match(region, COUNTRY)
+        if c.locality or c.admin_district or c.postal_code:
+            match.confidence = "Medium"
+        return [match]
+
+    def _match_world(self, c: _Components) -> list[_Match]:
+        if c.locality:
+            places = self.gazetteer.places_named(c.locality)
+            if places:
+                matches = self._place_matches(places, decided=False)
+                if c.fuzzy or c.admin_district:
+                    matches[0].confidence = _at_most(matches[0].confidence, "Medium")
+                return matches
+        if c.admin_district:
+            iso = self.gazetteer.country_code(c.admin_district)
+            if iso in self.gazetteer.countries:
+                match = self._region_match(self.gazetteer.countries[iso], COUNTRY)
+                match.confidence = "Medium"
+                return [match]
+        return []
+
+    def _place_matches(self, places: list[Place], *, decided: bool) -> list[_Match]:
+        """Matches for same-named places, most populous first; a tie makes them Ambiguous."""
+        top = places[0]
+        tied = [p for p in places[1:] if p.population >= _TIE_RATIO * top.population]
+        matches = [self._place_match(p) for p in places[:20]]
+        if tied and not decided:
+            for index, match in enumerate(matches):
+                match.codes.add("Ambiguous")
+                match.confidence = "Medium" if index == 0 else "Low"
+        else:
+            for match in matches[1:]:
+                match.confidence = "Low"
+        return matches
+
+    def _strictly_within(self, match: _Match, c: _Components) -> bool:
+        gaz = self.gazetteer
+        country = gaz.country_code(c.country_region)
+        if country and fold(match.address.country_region) != fold(gaz.country_names.get(country)):
+            return False
+        state = gaz.state_code(c.admin_district)
+        return not (state and match.address.admin_district not in (None, state))
+
+    # -- reverse -----------------------------------------------------------------------------------
+
+    def reverse(self, request: ReverseGeocodeRequest) -> list[GeocodeResponse]:
+        lat = _coordinate(request.latitude, "Latitude", 90.0)
+        lon = _coordinate(request.longitude, "Longitude", 180.0)
+        minimum = _minimum_confidence(request.min_confidence)
+        wanted = {fold(t) for t in (request.include_entity_types or "").split(",") if t.strip()}
+        gaz = self.gazetteer
+
+        near = gaz.places_near(lat, lon, _REVERSE_NEAR_KM) or gaz.places_near(
+            lat, lon, _REVERSE_SEARCH_KM)
+        matches: list[_Match] = []
+        place: Place | None = None
+        if near:
+            # A populated place's pull grows with its size: weight the distance by population^¼
+            # so that a point at the edge of a town is not given to a bigger neighbour's centre.
+            distance, place = min(near, key=lambda dp: (dp[0] / max(dp[1].population, 1) ** 0.25,
+                                                        dp[1].name))
+            place_match = self._place_match(place)
+            place_match.confidence = _by_distance(distance, place.radius_km, 2.5 * place.radius_km)
+            state = place.admin1 if place.country_code == US else None
+            area = self._postal_area_for(lat, lon, place) if place.country_code == US else None
+            if area is not None:
+                zip_match = self._postcode_match(area)
+                zip_distance = _distance(lat, lon, area.latitude, area.longitude)
+                zip_match.confidence = _by_distance(zip_distance, 4.0, 10.0)
+                matches.append(zip_match)
+                state = state or area.state
+            matches.append(place_match)
+            if state in gaz.states:
+                matches.append(self._region_match(gaz.states[state], STATE, state=state))
+            if place.country_code in gaz.countries:
+                matches.append(self._region_match(gaz.countries[place.country_code], COUNTRY))
+        if wanted:
+            matches = [m for m in matches if fold(m.entity_type) in wanted]
+        matches = [m for m in matches if _RANK[m.confidence.casefold()] >= minimum]
+        return [m.to_response([]) for m in matches[:_max_results(request.max_results)]]
+
+    def _postal_area_for(self, lat: float, lon: float, place: Place) -> PostalArea | None:
+        """The nearest ZIP filed under the chosen place's name, else the nearest ZIP at all.
+
+        ZIP centroids alone would hand a point near a boundary to the neighbouring town; the
+        place decides the locality and the ZIP follows it, so the answer stays consistent.
+        """
+        areas = [(d, a) for d, a in self.gazetteer.postal_areas_near(lat, lon, 25.0)
+                 if a.kind != "PO BOX"]
+        for _, area in areas:
+            if area.state == place.admin1 and fold(place.name) in {
+                    fold(area.city), *(fold(x) for x in area.other_cities)}:
+                return area
+        return areas[0][1] if areas else None
+
+    # -- building matches --------------------------------------------------------------------------
+
+    def _postcode_match(self, area: PostalArea) -> _Match:
+        gaz = self.gazetteer
+        radius = self._zip_radius.get(area.code)
+        if radius is None:
+            # ZIP areas are small where ZIPs are dense: size the box by the neighbours' spacing.
+            neighbours = gaz.postal_areas_near(area.latitude, area.longitude, 60.0)
+            spacing = neighbours[min(4, len(neighbours) - 1)][0] if len(neighbours) > 1 else 10.0
+            radius = self._zip_radius[area.code] = min(25.0, max(1.5, 0.6 * spacing))
+        formatted = f"{area.city}, {area.state} {area.code}"
+        return _Match(
+            POSTCODE, area.latitude, area.longitude, _bbox(area.latitude, area.longitude, radius),
+            Address(admin_district=area.state, admin_district2=area.county,
+                    country_region=gaz.country_names[US], formatted_address=formatted,
+                    locality=area.city, postal_code=area.code),
+        )
+
+    def _place_match(self, place: Place) -> _Match:
+        gaz = self.gazetteer
+        country = gaz.country_names.get(place.country_code, place.country_code)
+        if place.country_code == US:
+            formatted = f"{place.name}, {place.admin1}" if place.admin1 else place.name
+            county = gaz.county_near(place.latitude, place.longitude, place.admin1)
+        else:
+            formatted, county = f"{place.name}, {country}", None
+        return _Match(
+            PLACE, place.latitude, place.longitude,
+            _bbox(place.latitude, place.longitude, place.radius_km),
+            Address(admin_district=place.admin1, admin_district2=county, country_region=country,
+                    formatted_address=formatted, locality=place.name),
+        )
+
+    def _place_from_postal_areas(self, areas: list[PostalArea]) -> _Match:
+        """A US town below the GeoNames population threshold, located by its ZIP centroids."""
+        gaz = self.gazetteer
+        standard = [a for a in areas if a.kind == "STANDARD"] or areas
+        lat = sum(a.latitude for a in standard) / len(standard)
+        lon = sum(a.longitude for a in standard) / len(standard)
+        first = standard[0]
+        south = min(a.latitude for a in standard)
+        north = max(a.latitude for a in standard)
+        west = min(a.longitude for a in standard)
+        east = max(a.longitude for a in standard)
+        margin = _bbox(lat, lon, 2.0)
+        bbox = (min(south, margin[0]), min(west, margin[1]), max(north, margin[2]),
+                max(east, margin[3]))
+        return _Match(
+            PLACE, lat, lon, bbox,
+            Address(admin_district=first.state, admin_district2=first.county,
+                    country_region=gaz.country_names[US],
+                    formatted_address=f"{first.city}, {first.state}", locality=first.city),
+        )
+
+    def _region_match(self, region: Region, entity_type: str, *, state: str | None = None) -> _Match:
+        gaz = self.gazetteer
+        if entity_type == STATE:
+            address = Address(admin_district=state, country_region=gaz.country_names[US],
+                              formatted_address=f"{region.name}, {gaz.country_names[US]}")
+        else:
+            address = Address(country_region=region.name, formatted_address=region.name)
+        margin = _bbox(region.latitude, region.longitude, 10.0)
+        bbox = (min(region.south, margin[0]), min(region.west, margin[1]),
+                max(region.north, margin[2]), max(region.east, margin[3]))
+        return _Match(entity_type, region.latitude, region.longitude, bbox, address)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _blank(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _num(value: float) -> str:
+    return repr(round(value, 6))
+
+
+def _distance(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    from .gazetteer import distance_km
+
+    return distance_km(lat1, lon1, lat2, lon2)
+
+
+def _bbox(lat: float, lon: float, radius_km: float) -> tuple[float, float, float, float]:
+    dlat = radius_km / 111.32
+    dlon = radius_km / (111.32 * max(math.cos(math.radians(lat)), 0.01))
+    return (max(-90.0, lat - dlat), max(-180.0, lon - dlon), min(90.0, lat + dlat),
+            min(180.0, lon + dlon))
+
+
+def _by_distance(distance: float, high_within: float, medium_within: float) -> str:
+    if distance <= high_within:
+        return "High"
+    return "Medium" if distance <= medium_within else "Low"
+
+
+def _at_most(confidence: str, cap: str) -> str:
+    return confidence if _RANK[confidence.casefold()] <= _RANK[cap.casefold()] else cap
+
+
+def _coordinate(value: str | None, name: str, limit: float) -> float:
+    text = _blank(value)
+    if text is None:
+        raise EntityFaultError(
+            "To reverse geocode a location, you must specify both Location.Latitude and "
+            "Location.Longitude.")
+    try:
+        number = float(text)
+    except ValueError:
+        raise EntityFaultError(f"The Location.{name} value '{text}' is not a valid number.") from None
+    if not math.isfinite(number) or not -limit <= number <= limit:
+        raise EntityFaultError(
+            f"The Location.{name} value '{text}' is out of range; it must be between "
+            f"-{limit:g} and {limit:g}.")
+    return number
+
+
+def _minimum_confidence(value: str | None) -> int:
+    text = _blank(value)
+    if text is None:
+        return 0
+    rank = _RANK.get(text.casefold())
+    if rank is None:
+        raise EntityFaultError(
+            f"The ConfidenceFilter.MinimumConfidence value '{text}' is not valid; use Low, "
+            "Medium or High.")
+    return rank
+
+
+def _max_results(value: int | None) -> int:
+    # The toolkit clamps MaxResults to 1..20; without it the service returns one result.
+    return 1 if value is None else min(20, max(1, int(value)))
+
+

@@ -1,0 +1,120 @@
+"""Running a geocode job: read the upload, geocode each entity, write the two result sets.
+
+One streaming pass: succeeded entities go straight into their file; failed ones are spooled
+(pickled) aside and written once the pass ends, so memory stays flat whatever the job size.
+Results keep the upload's format; text results keep its version line, header and columns.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import random
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from geocode_dataflow.schema import GeocodeEntity, open_feed, write_feed
+from geocode_dataflow.schema import fault_reason as service_fault_reason
+
+from .envelopes import trace_id
+from .geocoder import Geocoder
+from .state import EmulatorState, GeocodeJob
+
+logger = logging.getLogger(__name__)
+
+_PROGRESS_EVERY = 50
+
+
+def run_job(job: GeocodeJob, state: EmulatorState, geocoder: Geocoder, *, workdir: Path,
+            quirks: set[str], node: str, seed: int) -> None:
+    """Process ``job`` to completion; a failure ends the job Aborted instead of raising."""
+    succeeded_path = workdir / f"{job.id}.succeeded"
+    failed_path = workdir / f"{job.id}.failed"
+    try:
+        counts, fmt = _process(job, state, geocoder, succeeded_path, failed_path,
+                               quirks=quirks, node=node, seed=seed)
+    except Exception as exc:  # noqa: BLE001 - any failure must end the job Aborted, as the service does
+        logger.exception("job %s failed", job.id)
+        for path in (succeeded_path, failed_path):
+            path.unlink(missing_ok=True)
+        state.finish_job(job, succeeded=0, failed=0, result_paths={}, output_format=job.input_format,
+                         error_message=f"The job could not be processed: {exc}")
+        return
+    paths = {}
+    for name, path, count in (("succeeded", succeeded_path, counts[0]),
+                              ("failed", failed_path, counts[1])):
+        if count:
+            paths[name] = path
+        else:
+            path.unlink(missing_ok=True)  # no data, no link (and a 404 for the URL)
+    state.finish_job(job, succeeded=counts[0], failed=counts[1], result_paths=paths,
+                     output_format=fmt)
+
+
+def _process(job: GeocodeJob, state: EmulatorState, geocoder: Geocoder, succeeded_path: Path,
+             failed_path: Path, *, quirks: set[str], node: str,
+             seed: int) -> tuple[tuple[int, int], str]:
+    reader = open_feed(job.upload_path, fmt=job.input_format)
+    with reader, tempfile.TemporaryFile(dir=succeeded_path.parent) as spool:
+        fmt = reader.format
+        text = fmt != "xml"
+        layout = {"columns": reader.columns, "header": reader.header,
+                  "version_line": reader.version_line} if text else {}
+        failed_count = 0
+
+        def geocoded() -> Iterator[GeocodeEntity]:
+            nonlocal failed_count
+            for position, entity in enumerate(reader):
+                _geocode(entity, geocoder, query_parse_default=text)
+                entity.trace_id = trace_id(node)
+                if text and "swapped-points" in quirks:
+                    _swap_points(entity)
+                done = position + 1
+                if entity.status_code == "Success":
+                    if done % _PROGRESS_EVERY == 0:
+                        state.record_progress(job, done, None)
+                    yield entity
+                else:
+                    failed_count += 1
+                    pickle.dump(entity, spool)
+                    state.record_progress(job, done, position)
+
+        entities: Iterator[GeocodeEntity] = geocoded()
+        if "shuffled-output" in quirks:
+            # The service does not keep input order (clients must join on Id): shuffle, seeded.
+            buffered = list(entities)
+            random.Random(f"{seed}:{job.id}").shuffle(buffered)
+            entities = iter(buffered)
+        with succeeded_path.open("wb") as sink:
+            succeeded = write_feed(entities, sink, fmt, **layout)
+        spool.seek(0)
+        with failed_path.open("wb") as sink:
+            write_feed(_unspool(spool), sink, fmt, **layout)
+    return (succeeded, failed_count), fmt
+
+
+def _geocode(entity: GeocodeEntity, geocoder: Geocoder, *, query_parse_default: bool) -> None:
+    # The schema library's checks say which entities the service refuses and with what words;
+    # sharing them keeps the emulator and the client's pre-flight validation in agreement.
+    reason = service_fault_reason(entity)
+    if reason is not None:
+        entity.responses = []
+        entity.status_code = "BadRequest"
+        entity.fault_reason = reason
+        return
+    geocoder.process(entity, query_parse_default=query_parse_default)
+
+
+def _unspool(spool) -> Iterator[GeocodeEntity]:
+    while True:
+        try:
+            yield pickle.load(spool)  # noqa: S301 - our own spool file, written just above
+        except EOFError:
+            return
+
+
+def _swap_points(entity: GeocodeEntity) -> None:
+    for response in entity.responses:
+        for point in response.geocode_points:
+            point.latitude, point.longitude = point.longitude, point.latitude

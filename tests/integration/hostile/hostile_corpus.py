@@ -1,0 +1,208 @@
+"""Hostile and broken inputs, each with what the pipeline must do with it.
+
+Shared by the hostile-input tests (tests/integration/hostile) and the reliability suite
+(tests/reliability, which loads this file by path). Every case is built in memory, from
+facts of Data Schema v2.0, at test time; the few large ones are generated into a temporary
+folder by the test that uses them, never committed.
+
+``expect`` is one of:
+- ``rejected``: a file-level error; the job is REJECTED, no provider call, and every word of
+  ``words`` (case-insensitive) is in the rejection report's errors (and the first of them in
+  the job record's error);
+- ``completed``: the file is fine at file level; the job COMPLETES, the entities in
+  ``failed_ids`` come back in the failed set and ``warning_codes`` are among the validator's
+  warnings.
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+from dataclasses import dataclass, field
+
+VERSION = "Bing Spatial Data Services, 2.0"
+NS = "http://schemas.microsoft.com/search/local/2010/5/geocode"
+HEADER = "Id,GeocodeRequest/Culture,GeocodeRequest/Query"
+
+
+def text_feed(rows: list[str], *, header: str = HEADER, version: str = VERSION, newline: str = "\n") -> str:
+    return newline.join([version, header, *rows]) + newline
+
+
+def good_csv(prefix: str = "ok", count: int = 3) -> bytes:
+    """A small valid csv feed the emulator geocodes."""
+    places = ["Seattle, WA", "Denver, CO", "Chicago, IL", "Portland, OR", "Boston, MA"]
+    rows = [f'{prefix}{i},en-US,"{places[i % len(places)]}"' for i in range(count)]
+    return text_feed(rows).encode("utf-8")
+
+
+def xml_feed(entities: str, *, version_attr: str = ' Version="2.0"', prologue: str = "") -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n{prologue}'
+        f'<GeocodeFeed xmlns="{NS}"{version_attr}>\n{entities}</GeocodeFeed>\n'
+    ).encode("utf-8")
+
+
+def xml_entity(entity_id: str, query: str) -> str:
+    return f'  <GeocodeEntity Id="{entity_id}">\n    <GeocodeRequest Culture="en-US" Query="{query}" />\n  </GeocodeEntity>\n'
+
+
+def _billion_laughs() -> bytes:
+    entities = ['<!ENTITY lol "lol">']
+    for level in range(1, 10):
+        previous = f"&lol{level - 1};" if level > 1 else "&lol;"
+        entities.append(f'<!ENTITY lol{level} "{previous * 10}">')
+    dtd = "<!DOCTYPE GeocodeFeed [\n  " + "\n  ".join(entities) + "\n]>\n"
+    return xml_feed(xml_entity("laugh", "&lol9;"), prologue=dtd)
+
+
+def _external_entity(system_id: str) -> bytes:
+    dtd = f'<!DOCTYPE GeocodeFeed [\n  <!ENTITY xxe SYSTEM "{system_id}">\n]>\n'
+    return xml_feed(xml_entity("xxe", "&xxe;"), prologue=dtd)
+
+
+def _parameter_entity() -> bytes:
+    dtd = (
+        "<!DOCTYPE GeocodeFeed [\n"
+        '  <!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd">\n'
+        '  <!ENTITY % inner "<!ENTITY leak \'x\'>">\n'
+        "  %remote;\n  %inner;\n]>\n"
+    )
+    return xml_feed(xml_entity("pe", "Paris"), prologue=dtd)
+
+
+def _plain_dtd() -> bytes:
+    dtd = "<!DOCTYPE GeocodeFeed [\n  <!ELEMENT GeocodeFeed ANY>\n]>\n"
+    return xml_feed(xml_entity("dtd", "Paris"), prologue=dtd)
+
+
+def _deep_xml(depth: int = 10_000) -> bytes:
+    inner = "<Nest>" * depth + "</Nest>" * depth
+    return xml_feed(f'  <GeocodeEntity Id="deep">{inner}<GeocodeRequest Query="Paris" /></GeocodeEntity>\n')
+
+
+def _random_bytes(size: int = 4096, seed: int = 5) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84"
+    b"\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+def _truncated_gzip() -> bytes:
+    whole = gzip.compress(good_csv("gz", 40), mtime=0)
+    return whole[: len(whole) // 2]
+
+
+FORMULA_ROWS = [
+    'f1,en-US,"=HYPERLINK(""http://127.0.0.1/x"",""click"")"',
+    "f2,en-US,+cmd|' /C calc'!A0",
+    "f3,en-US,@SUM(1+1)*cmd|' /C calc'!A0",
+    "f4,en-US,-2+3",
+]
+FORMULA_VALUES = {
+    "f1": '=HYPERLINK("http://127.0.0.1/x","click")',
+    "f2": "+cmd|' /C calc'!A0",
+    "f3": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "f4": "-2+3",
+}
+
+
+@dataclass(frozen=True)
+class HostileCase:
+    kind: str
+    filename: str
+    data: bytes
+    expect: str  # "rejected" | "completed"
+    words: tuple[str, ...] = ()  # rejected: in the report's errors (case-insensitive)
+    code: str | None = None  # rejected: the Issue code of the first error
+    line: int | None = None  # rejected: the line of the first error, when it has one
+    failed_ids: frozenset[str] = field(default_factory=frozenset)  # completed: in the failed set
+    warning_codes: frozenset[str] = field(default_factory=frozenset)  # completed: validator warnings
+    note: str = ""
+
+
+def cases() -> list[HostileCase]:
+    """The corpus (all small: the largest is a few hundred KiB)."""
+    csv_rows = ["a1,en-US,Seattle WA", "a2,en-US,Denver CO"]
+    c: list[HostileCase] = []
+    add = c.append
+
+    # --- XML that tries to make the parser work for the attacker
+    add(HostileCase("xml-billion-laughs", "laughs.xml", _billion_laughs(), "rejected", ("DTD", "entit"), "dtd-forbidden", 2))
+    add(HostileCase("xml-external-entity-file", "xxe-file.xml", _external_entity("file:///etc/passwd"), "rejected", ("DTD",), "dtd-forbidden", 2))
+    add(HostileCase("xml-external-entity-http", "xxe-http.xml", _external_entity("http://127.0.0.1:9/secret"), "rejected", ("DTD",), "dtd-forbidden", 2))
+    add(HostileCase("xml-parameter-entities", "param.xml", _parameter_entity(), "rejected", ("DTD",), "dtd-forbidden", 2))
+    add(HostileCase("xml-plain-dtd", "dtd.xml", _plain_dtd(), "rejected", ("DTD",), "dtd-forbidden", 2))
+    add(HostileCase("xml-deep-nesting-10000", "deep.xml", _deep_xml(), "completed", note="unknown elements skipped, entity kept"))
+    add(HostileCase("xml-truncated", "truncated.xml", xml_feed(xml_entity("t1", "Paris") + xml_entity("t2", "Rome"))[:-40],
+                    "rejected", ("not well-formed",), "not-well-formed"))
+    add(HostileCase("xml-version-1.0", "v1.xml", xml_feed(xml_entity("v", "Paris"), version_attr=' Version="1.0"'),
+                    "rejected", ("Version", "1.0", "2.0"), "wrong-version", 2))
+    add(HostileCase("xml-missing-version", "noversion.xml", xml_feed(xml_entity("v", "Paris"), version_attr=""),
+                    "rejected", ("Version", "1.0"), "wrong-version", 2))
+
+    # --- encodings the service does not take
+    latin1 = text_feed(["l1,fr-FR,Champs-Élysées Paris", "l2,de-DE,Straße München"]).encode("latin-1")
+    add(HostileCase("latin-1", "latin1.csv", latin1, "rejected", ("UTF-8", "0xc9"), "undecodable", 3))
+    cp1252 = text_feed(["w1,en-US,\u201cMain Street\u201d Springfield"]).encode("cp1252")
+    add(HostileCase("windows-1252-smart-quotes", "smart.csv", cp1252, "rejected", ("UTF-8", "0x93"), "undecodable", 3))
+    sjis = text_feed(["j1,ja-JP,東京都千代田区"]).encode("shift_jis")
+    add(HostileCase("shift-jis", "tokyo.csv", sjis, "rejected", ("UTF-8",), "undecodable", 3))
+    add(HostileCase("utf-16-without-bom", "nobom.txt", text_feed(csv_rows).encode("utf-16-le"),
+                    "rejected", ("UTF-16", "byte-order mark"), "undecodable", 1))
+    add(HostileCase("utf-8-bom-only", "bom.csv", b"\xef\xbb\xbf", "rejected", ("empty",), "empty-file"))
+    add(HostileCase("nul-bytes", "nul.csv", text_feed(["n1,en-US,Sea\x00ttle"]).encode(), "rejected", ("NUL",), note="NUL in a cell"))
+
+    # --- empty and almost empty
+    add(HostileCase("empty-file", "empty.csv", b"", "rejected", ("empty",), "empty-file"))
+    add(HostileCase("whitespace-only", "blank.csv", b"  \n\t\r\n   \n", "rejected", ("empty",), "empty-file"))
+    add(HostileCase("version-line-only", "version.csv", (VERSION + "\n").encode(), "rejected", ("header",), "missing-header", 2))
+    add(HostileCase("header-only", "header.csv", text_feed([]).encode(), "rejected", ("no entities",), "no-entities"))
+    add(HostileCase("wrong-version-1.0", "v1.csv", text_feed(csv_rows, version="Bing Spatial Data Services, 1.0").encode(),
+                    "rejected", ("version", "1.0", "2.0"), "wrong-version", 1))
+    add(HostileCase("missing-version-line", "noversionline.csv", ("\n".join([HEADER, *csv_rows]) + "\n").encode(),
+                    "rejected", ("version line",), "wrong-version", 1))
+
+    # --- header and rows
+    add(HostileCase("unknown-columns", "unknown.csv", text_feed(["u1,Paris,x"], header="Id,GeocodeRequest/Query,Colour").encode(),
+                    "rejected", ("unknown column", "Colour"), "unknown-column", 2))
+    add(HostileCase("missing-id-column", "noid.csv", text_feed(["en-US,Paris"], header="GeocodeRequest/Culture,GeocodeRequest/Query").encode(),
+                    "rejected", ("Id",), "missing-id-column", 2))
+    add(HostileCase("duplicate-ids", "dupes.csv", text_feed(["d1,en-US,Paris", "d2,en-US,Rome", "d1,en-US,Lyon"]).encode(),
+                    "rejected", ("duplicate", "'d1'", "line 3"), "duplicate-id", 5))
+    add(HostileCase("empty-id", "emptyid.csv", text_feed(["e1,en-US,Paris", ",en-US,Rome"]).encode(),
+                    "rejected", ("no Id",), "missing-id", 4))
+    add(HostileCase("more-cells-than-header", "wide.csv", text_feed(["x1,en-US,Paris,France,extra"]).encode(),
+                    "rejected", ("beyond the header",), "extra-cells", 3))
+    add(HostileCase("mismatched-quotes", "quotes.csv", text_feed(['q1,en-US,"Paris', "q2,en-US,Rome"]).encode(),
+                    "rejected", ("quote",), note="an unterminated quote swallows the rest of the file"))
+    add(HostileCase("duplicate-column", "dupcol.csv", text_feed(["c1,Paris,Rome"], header="Id,GeocodeRequest/Query,GeocodeRequest/Query").encode(),
+                    "rejected", ("twice",), "duplicate-column", 2))
+
+    # --- not text at all
+    add(HostileCase("random-bytes", "noise.csv", _random_bytes(), "rejected", ("UTF-8",), "undecodable"))
+    add(HostileCase("png-header", "image.xml", PNG, "rejected", ("UTF-8", "0x89"), "undecodable", 1))
+    add(HostileCase("gzip-of-garbage", "noise.csv.gz", gzip.compress(_random_bytes(seed=9), mtime=0), "rejected", ("UTF-8",), "undecodable"))
+    add(HostileCase("truncated-gzip", "cut.csv.gz", _truncated_gzip(), "rejected", ("gzip",), "bad-gzip"))
+    add(HostileCase("not-gzip-despite-name", "plain.csv.gz", good_csv("ng"), "completed", note="content decides, not the name"))
+
+    # --- accepted oddities
+    add(HostileCase("crlf-line-endings", "crlf.csv", text_feed(csv_rows, newline="\r\n").encode(), "completed"))
+    add(HostileCase("cr-only-line-endings", "cr.csv", text_feed(csv_rows, newline="\r").encode(), "completed"))
+    add(HostileCase("spreadsheet-formulas", "formulas.csv", text_feed(FORMULA_ROWS).encode(), "completed",
+                    warning_codes=frozenset({"formula-injection"})))
+    add(HostileCase("entity-without-address", "noaddress.csv", text_feed(["g1,en-US,Seattle WA", "g2,en-US,"]).encode(),
+                    "completed", failed_ids=frozenset({"g2"})))
+    add(HostileCase("xinclude-not-fetched", "xinclude.xml",
+                    xml_feed('  <GeocodeEntity Id="xi"><xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd" parse="text"/>'
+                             '<GeocodeRequest Culture="en-US" Query="Paris" /></GeocodeEntity>\n'),
+                    "completed", note="XInclude is just an unknown element: nothing is fetched"))
+    return c
+
+
+def by_kind() -> dict[str, HostileCase]:
+    return {case.kind: case for case in cases()}
