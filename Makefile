@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 ## demo: run the pipeline locally (moto + the Dataflow emulator) on the bundled sample
 demo: $(VENV)/.installed
-	$(VENV)/bin/geocode-dataflow local demo --out local-results
+	$(VENV)/bin/geocode-dataflow local demo
 
 ## test: the whole test suite, template and state machine validators included
 test: $(VENV)/.installed $(SAM_VENV)/.installed $(ASL_VALIDATOR)
