@@ -228,3 +228,48 @@ def _tmp(data: bytes, name: str) -> Path:
     path = folder / name
     path.write_bytes(data)
     return path
+
+
+def test_status_and_download_handlers_on_the_events_payloads(pipeline, load_event):
+    """events/check_job_status_pending.json and download_results_completed.json, as the state
+    machine sends them, against a real provider job."""
+    job_id = pipeline.drop(text_file(","), "events-payloads.csv")
+    done = pipeline.wait(job_id)
+    assert done.status == "COMPLETED"
+    table = pipeline.client("dynamodb")
+    table.update_item(
+        TableName=pipeline.table_name, Key={"job_id": {"S": job_id}},
+        UpdateExpression="SET #s = :p", ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":p": {"S": "PENDING"}},
+    )
+
+    status_event = load_event("check_job_status_pending")
+    status_event["state"].update(job_id=job_id, provider_job_id=done.provider_job_id)
+    payload, is_error, _ = pipeline.lambdas.invoke("CheckJobStatusFunction", status_event)
+    result = json.loads(payload)
+    assert not is_error, result
+    assert result["status"] == "COMPLETED" and result["attempt"] == status_event["state"]["attempt"] + 1
+    assert result["wait_seconds"] >= 0 and result["progress"]["total"] == 3
+
+    download_event = load_event("download_results_completed")
+    download_event["state"].update(job_id=job_id, provider_job_id=done.provider_job_id)
+    payload, is_error, output = pipeline.lambdas.invoke("DownloadResultsFunction", download_event)
+    result = json.loads(payload)
+    assert not is_error, result
+    assert result["status"] == "COMPLETED" and set(result["outputs"]) == {"succeeded", "job"}
+    log_lines = [json.loads(line) for line in output.splitlines() if line.startswith('{"level"')]
+    assert log_lines and all(line.get("job_id") == job_id for line in log_lines)
+    assert all(line.get("execution_id") == download_event["execution_id"] for line in log_lines)
+
+
+def test_a_job_vanishing_at_the_provider_fails_with_its_reason(pipeline):
+    from dataflow_emulator import FaultConfig
+
+    pipeline.emulator.set_faults(FaultConfig(vanish_rate=1.0))
+    try:
+        job_id = pipeline.drop(text_file(","), "vanishing.csv")
+        record = pipeline.wait(job_id)
+    finally:
+        pipeline.emulator.set_faults(FaultConfig())
+    assert record.status == "FAILED"
+    assert record.error["type"] == "JobNotFoundError"
