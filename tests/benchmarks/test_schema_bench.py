@@ -17,7 +17,6 @@ import xml.parsers.expat
 from pathlib import Path
 
 import pytest
-
 from geocode_dataflow.schema import (
     Address,
     GeocodeEntity,
@@ -139,7 +138,11 @@ def max_rss_kib(path: Path) -> tuple[int, int]:
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root / "layers" / "shared")}
     out = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", _RSS_SCRIPT, str(path)], capture_output=True, text=True, env=env, check=True
+        [sys.executable, "-c", _RSS_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     figures = json.loads(out.stdout)
     assert figures["valid"]

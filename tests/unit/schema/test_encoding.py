@@ -135,3 +135,37 @@ def test_paths_are_opened_and_closed(tmp_path):
         assert reader.compressed and reader.format == "csv"
         assert len(list(reader)) == 2
     assert b"".join(utf8_chunks(str(path))) == TEXT.encode()
+
+
+def test_utf32_is_refused():
+    with pytest.raises(FeedError, match="UTF-32"):
+        entities(codecs.BOM_UTF32_LE + TEXT.encode("utf-32-le"))
+
+
+def test_callers_stream_is_left_open():
+    stream = io.BytesIO(gzip.compress(TEXT.encode()))
+    with open_feed(stream) as reader:
+        list(reader)
+    assert not stream.closed
+    validate_feed(stream := io.BytesIO(TEXT.encode()))
+    assert not stream.closed
+
+
+def test_nul_bytes_in_a_text_row_are_a_file_error():
+    report = validate_feed(io.BytesIO(TEXT.encode() + b"3,a\x00b\n"))
+    assert [issue.code for issue in report.errors] == ["nul-character"]
+    assert report.errors[0].line == 5
+
+
+def test_xml_declaring_another_encoding_than_its_bytes_is_a_warning():
+    xml = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?>\n'
+        '<GeocodeFeed Version="2.0"><GeocodeEntity Id="1"><GeocodeRequest Query="Zürich"/>'
+        "</GeocodeEntity></GeocodeFeed>"
+    )
+    report = validate_feed(io.BytesIO(xml.encode()))
+    assert report.valid and "declared-encoding" in report.warning_codes
+    with open_feed(io.BytesIO(xml.encode())) as reader:
+        assert [e.geocode_request.query for e in reader] == ["Zürich"]
+    utf16 = codecs.BOM_UTF16_LE + xml.replace("ISO-8859-1", "UTF-16").encode("utf-16-le")
+    assert "declared-encoding" not in validate_feed(io.BytesIO(utf16)).warning_codes

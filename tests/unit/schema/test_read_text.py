@@ -235,3 +235,53 @@ def test_strict_match_column_is_a_boolean(read):
 
 def test_rows_of_only_empty_cells_are_skipped(read):
     assert [e.id for e in read(f"{V}\nId,GeocodeRequest/Query\n,,\n1,a\n ,\n".encode())] == ["1"]
+
+
+def test_schema_page_bounding_box_order_with_values(read):
+    header = (
+        "Id, GeocodeResponse/BoundingBox/SouthLatitude, GeocodeResponse/BoundingBox/WestLongitude,"
+        "GeocodeResponse/BoundingBox/NorthLatitude,GeocodeResponse/BoundingBox/EastLongitude"
+    )
+    (entity,) = read(f"{V}\n{header}\n1,47.4,-122.3,47.6,-122.2\n".encode())
+    assert entity.responses[0].bounding_box == BoundingBox("47.4", "-122.3", "47.6", "-122.2")
+
+
+def test_extra_blank_quoted_cell_beyond_the_header_is_tolerated(read):
+    # Q35: an output row with one more cell than the header, holding " ".
+    (entity,) = read(f'{V}\nId,StatusCode\n1,Success," "\n'.encode())
+    assert entity.status_code == "Success"
+
+
+def test_unquoted_line_break_inside_json_is_reported_not_silently_misread(read):
+    # Q28: the published pipe sample breaks a GeocodePoints cell over two lines, unquoted.
+    data = (
+        f"{V}\nId|GeocodeResponse/GeocodePoints|StatusCode\n"
+        '2|[{"Longitude":"1","Latitude":"2",\n'
+        '"UsageTypes":"Route","Type":"Point"}]|Success\n'
+    ).encode()
+    with pytest.raises(FeedError) as info:
+        read(data)
+    assert info.value.code == "invalid-json" and info.value.line == 3
+
+
+def test_partial_bounding_box_is_a_remark_and_dropped():
+    data = f"{V}\nId,GeocodeResponse/BoundingBox/SouthLatitude\n1,47\n".encode()
+    remarks = []
+    with open_feed(io.BytesIO(data), on_issue=lambda i, e: remarks.append((i.code, e))) as r:
+        (entity,) = list(r)
+    assert remarks == [("partial-bounding-box", False)]
+    assert entity.responses[0].bounding_box is None
+
+
+@pytest.mark.parametrize(
+    ("row", "fragment"),
+    [
+        ('1,"Harbour Road\n2,Seaview\n', "never closed"),
+        ('1,"Harbour" Road\n', "follows a closing quote"),
+    ],
+)
+def test_broken_quoting_is_a_file_error_not_a_silent_merge(read, row, fragment):
+    with pytest.raises(FeedError) as info:
+        read(f"{V}\nId,GeocodeRequest/Query\n{row}".encode())
+    assert info.value.code == "malformed-row" and info.value.line == 3
+    assert fragment in str(info.value)

@@ -5,9 +5,6 @@ from __future__ import annotations
 import io
 import itertools
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from geocode_dataflow.schema import (
     FORMATS,
     Address,
@@ -25,6 +22,8 @@ from geocode_dataflow.schema import (
     text_losses,
     write_feed,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -47,9 +46,11 @@ RESPONSE_PARTS = (*REQUEST_PARTS, "landmark", "neighborhood")
 
 
 def address(parts: tuple[str, ...]) -> st.SearchStrategy[Address]:
-    return st.fixed_dictionaries({part: maybe for part in parts}).map(
-        lambda values: Address(**values)
-    ).filter(lambda a: not a.is_empty())
+    return (
+        st.fixed_dictionaries({part: maybe for part in parts})
+        .map(lambda values: Address(**values))
+        .filter(lambda a: not a.is_empty())
+    )
 
 
 points = st.builds(
@@ -134,7 +135,9 @@ def xml_entity(draw) -> GeocodeEntity:
         entity.geocode_request.include_neighborhood = draw(flag)
         entity.geocode_request.include_query_parse = draw(flag)
         entity.geocode_request.max_results = draw(st.none() | st.integers(1, 20))
-        entity.geocode_request.address = draw(st.none() | st.just(Address()) | address(RESPONSE_PARTS))
+        entity.geocode_request.address = draw(
+            st.none() | st.just(Address()) | address(RESPONSE_PARTS)
+        )
     if entity.reverse_geocode_request is not None:
         entity.reverse_geocode_request.include_neighborhood = draw(flag)
         entity.reverse_geocode_request.max_results = draw(st.none() | st.integers(1, 20))
@@ -192,7 +195,9 @@ def test_chains_of_conversions_through_all_formats_keep_the_entities(entities, o
 def test_conversion_to_text_reports_what_is_dropped():
     entity = GeocodeEntity(
         id="1",
-        geocode_request=GeocodeRequest(query="q", culture="en-US", max_results=5, include_neighborhood=True),
+        geocode_request=GeocodeRequest(
+            query="q", culture="en-US", max_results=5, include_neighborhood=True
+        ),
         reverse_geocode_request=ReverseGeocodeRequest(latitude="1", longitude="2", culture="fr-FR"),
         responses=[GeocodeResponse(name="a"), GeocodeResponse(name="b")],
     )
@@ -203,7 +208,12 @@ def test_conversion_to_text_reports_what_is_dropped():
     convert_feed(io.BytesIO(xml.getvalue()), out, "csv", losses=losses)
     (issue,) = losses
     assert issue.code == "dropped-in-conversion" and issue.entity_id == "1"
-    for fragment in ("1 GeocodeResponse(s)", "MaxResults=5", "IncludeNeighborhood=true", "Culture='fr-FR'"):
+    for fragment in (
+        "1 GeocodeResponse(s)",
+        "MaxResults=5",
+        "IncludeNeighborhood=true",
+        "Culture='fr-FR'",
+    ):
         assert fragment in issue.message
     (back,) = list(open_feed(io.BytesIO(out.getvalue())))
     assert [r.name for r in back.responses] == ["a"]
@@ -213,7 +223,10 @@ def test_conversion_to_text_reports_what_is_dropped():
 def test_text_to_text_conversion_keeps_the_source_columns(fixture_path):
     out = io.BytesIO()
     convert_feed(fixture_path("output.pipe"), out, "tab")
-    with open_feed(io.BytesIO(out.getvalue())) as converted, open_feed(fixture_path("output.pipe")) as original:
+    with (
+        open_feed(io.BytesIO(out.getvalue())) as converted,
+        open_feed(fixture_path("output.pipe")) as original,
+    ):
         assert converted.format == "tab"
         assert converted.columns == original.columns
         assert list(converted) == list(original)

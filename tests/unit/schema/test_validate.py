@@ -7,7 +7,6 @@ import io
 import json
 
 import pytest
-
 from geocode_dataflow.errors import InvalidFeedError
 from geocode_dataflow.schema import (
     GeocodeEntity,
@@ -112,7 +111,10 @@ def test_undecodable_error_carries_offset_and_line():
     ("entity", "expected"),
     [
         (GeocodeEntity(id="1"), ["no-request"]),
-        (GeocodeEntity(id="1", geocode_request=GeocodeRequest(culture="en-US")), ["no-address-field"]),
+        (
+            GeocodeEntity(id="1", geocode_request=GeocodeRequest(culture="en-US")),
+            ["no-address-field"],
+        ),
         (
             GeocodeEntity(
                 id="1",
@@ -140,7 +142,9 @@ def test_undecodable_error_carries_offset_and_line():
             GeocodeEntity(
                 id="1",
                 geocode_request=GeocodeRequest(query="q"),
-                reverse_geocode_request=ReverseGeocodeRequest(latitude="1", longitude="2", max_results=0),
+                reverse_geocode_request=ReverseGeocodeRequest(
+                    latitude="1", longitude="2", max_results=0
+                ),
             ),
             ["max-results-range", "both-requests"],
         ),
@@ -150,11 +154,17 @@ def test_undecodable_error_carries_offset_and_line():
         ),
         (
             GeocodeEntity(
-                id="1", reverse_geocode_request=ReverseGeocodeRequest(latitude="-90", longitude="180")
+                id="1",
+                reverse_geocode_request=ReverseGeocodeRequest(latitude="-90", longitude="180"),
             ),
             [],
         ),
-        (GeocodeEntity(id="1", geocode_request=GeocodeRequest(min_confidence="medium", query="q")), []),
+        (
+            GeocodeEntity(
+                id="1", geocode_request=GeocodeRequest(min_confidence="medium", query="q")
+            ),
+            [],
+        ),
     ],
 )
 def test_entity_checks(entity, expected):
@@ -174,8 +184,10 @@ def test_formatted_address_gives_the_service_fault_reason(read):
 
 
 def test_remarks_from_the_reader_are_warnings():
-    data = b'<GeocodeFeed Version="2.0"><GeocodeEntity Id="1" Colour="x"><GeocodeRequest Query="q"/>' \
+    data = (
+        b'<GeocodeFeed Version="2.0"><GeocodeEntity Id="1" Colour="x"><GeocodeRequest Query="q"/>'
         b"</GeocodeEntity></GeocodeFeed>"
+    )
     report = validate_feed(io.BytesIO(data))
     assert report.valid
     assert codes(report.warnings) == ["namespace", "unknown-attribute"]

@@ -7,11 +7,11 @@ import io
 import json
 
 import pytest
-
 from geocode_dataflow.schema import (
     TEXT_COLUMNS,
     Address,
     BoundingBox,
+    FeedWriter,
     GeocodeEntity,
     GeocodePoint,
     GeocodeRequest,
@@ -198,3 +198,27 @@ def test_writers_stream_generators():
     for fmt in ("xml", "csv"):
         sink = io.BytesIO()
         assert write_feed(many(), sink, fmt) == 1000
+
+
+def test_feed_writer_pushes_entities_into_two_sinks_in_one_pass():
+    succeeded, failed = io.BytesIO(), io.BytesIO()
+    with FeedWriter(succeeded, "xml") as ok, FeedWriter(failed, "xml") as bad:
+        for i in range(4):
+            entity = GeocodeEntity(id=str(i), status_code="Success" if i % 2 else "BadRequest")
+            (ok if i % 2 else bad).write(entity)
+    assert (ok.count, bad.count) == (2, 2)
+    assert [e.id for e in open_feed(io.BytesIO(succeeded.getvalue()))] == ["1", "3"]
+    assert [e.id for e in open_feed(io.BytesIO(failed.getvalue()))] == ["0", "2"]
+    with pytest.raises(ValueError, match="closed"):
+        ok.write(GeocodeEntity(id="x"))
+
+
+def test_failed_production_leaves_the_xml_unfinished():
+    def broken():
+        yield GeocodeEntity(id="1")
+        raise RuntimeError("source failed")
+
+    sink = io.BytesIO()
+    with pytest.raises(RuntimeError):
+        write_feed(broken(), sink, "xml")
+    assert b'Id="1"' in sink.getvalue() and b"</GeocodeFeed>" not in sink.getvalue()

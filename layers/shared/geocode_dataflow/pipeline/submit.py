@@ -204,7 +204,7 @@ def _reject(job_id: str, key: str, report: Any, services: Services) -> SubmitOut
         "status": jobs.REJECTED,
         "input": objects.uri(key),
         "summary": "The file was rejected before anything was sent to the geocoding service: "
-        f"{len(report.errors)} file-level error(s). Fix them and upload the file again.",
+        f"{report.error_count} file-level error(s). Fix them and upload the file again.",
         "report": report.to_dict(),
     }
     objects.put_json(report_key, document)
@@ -218,7 +218,7 @@ def _reject(job_id: str, key: str, report: Any, services: Services) -> SubmitOut
         completed_at=jobs.iso(jobs.utc_now()),
     )
     metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
-    logger.warning("File rejected", extra={"errors": len(report.errors), "first_error": first})
+    logger.warning("File rejected", extra={"errors": report.error_count, "first_error": first})
     return SubmitOutcome(job_id, jobs.REJECTED, first)
 
 

@@ -7,7 +7,7 @@ before it is sent, and ``convert`` for what each format can carry.
 
 from geocode_dataflow.schema.checks import Finding, check_entity, fault_reason
 from geocode_dataflow.schema.columns import TEXT_COLUMNS
-from geocode_dataflow.schema.convert import convert_feed, text_losses, write_feed
+from geocode_dataflow.schema.convert import FeedWriter, convert_feed, text_losses, write_feed
 from geocode_dataflow.schema.detect import FORMATS, TEXT_FORMATS, VERSION_LINE
 from geocode_dataflow.schema.encoding import utf8_chunks
 from geocode_dataflow.schema.issues import FeedError, Issue
@@ -36,6 +36,7 @@ __all__ = [
     "BoundingBox",
     "FeedError",
     "FeedReader",
+    "FeedWriter",
     "Finding",
     "GeocodeEntity",
     "GeocodePoint",

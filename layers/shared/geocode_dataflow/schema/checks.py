@@ -146,14 +146,14 @@ def check_entity(entity: GeocodeEntity) -> list[Finding]:
     to be the ReverseGeocodeRequest, and only the request used is checked.
     """
     found: list[Finding] = []
-    kind = entity.kind
-    if kind == "none":
+    forward, reverse = entity.geocode_request, entity.reverse_geocode_request
+    if reverse is None and forward is None:
         found.append(
             Finding("no-request", NO_ADDRESS_FIELD + " (The entity has no request.)", True)
         )
-    elif kind == "reverse":
-        found += _reverse(entity.reverse_geocode_request)  # type: ignore[arg-type]
-        if entity.geocode_request is not None:
+    elif reverse is not None:  # the same precedence as GeocodeEntity.kind
+        found += _reverse(reverse)
+        if forward is not None:
             found.append(
                 Finding(
                     "both-requests",
@@ -163,8 +163,8 @@ def check_entity(entity: GeocodeEntity) -> list[Finding]:
                     False,
                 )
             )
-    else:
-        found += _forward(entity.geocode_request)  # type: ignore[arg-type]
+    elif forward is not None:
+        found += _forward(forward)
     formula = _formula(entity)
     if formula is not None:
         found.append(formula)

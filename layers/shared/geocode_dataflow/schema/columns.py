@@ -99,7 +99,9 @@ _BY_FOLDED = {name.casefold(): name for name in TEXT_COLUMNS}
 # GeocodeRequest/ in the header, yet the official samples use them for reverse rows too.
 # Cells hold only non-empty values, so "has any of these" is a set-disjointness test.
 _REQUEST_ADDRESS_COLUMNS = frozenset(f"GeocodeRequest/Address/{p}" for p in REQUEST_ADDRESS_PARTS)
-_RESPONSE_ADDRESS_COLUMNS = frozenset(f"GeocodeResponse/Address/{p}" for p in RESPONSE_ADDRESS_PARTS)
+_RESPONSE_ADDRESS_COLUMNS = frozenset(
+    f"GeocodeResponse/Address/{p}" for p in RESPONSE_ADDRESS_PARTS
+)
 _FORWARD_ONLY = frozenset({QUERY, STRICT_MATCH}) | _REQUEST_ADDRESS_COLUMNS
 _REVERSE_ONLY = frozenset({ENTITY_TYPES, LATITUDE, LONGITUDE})
 _RESPONSE_COLUMNS = frozenset(name for name in TEXT_COLUMNS if name.startswith("GeocodeResponse/"))
@@ -289,15 +291,15 @@ def _response_from(
                 setattr(response, attr, parse(cell))
             except ValueError as exc:
                 problem("invalid-json", str(exc))
-    box = (get(BBOX_SOUTH), get(BBOX_WEST), get(BBOX_NORTH), get(BBOX_EAST))
-    if all(box):
-        response.bounding_box = BoundingBox(*box)  # type: ignore[arg-type]
-    elif any(box):
+    south, west, north, east = get(BBOX_SOUTH), get(BBOX_WEST), get(BBOX_NORTH), get(BBOX_EAST)
+    if south and west and north and east:
+        response.bounding_box = BoundingBox(south, west, north, east)
+    elif south or west or north or east:
         problem("partial-bounding-box", "a BoundingBox needs all four of South/West/North/East")
-    point = (get(POINT_LAT), get(POINT_LON))
-    if all(point):
-        response.point = Point(*point)  # type: ignore[arg-type]
-    elif any(point):
+    latitude, longitude = get(POINT_LAT), get(POINT_LON)
+    if latitude and longitude:
+        response.point = Point(latitude, longitude)
+    elif latitude or longitude:
         problem("partial-point", "GeocodeResponse/Point needs both Latitude and Longitude")
     return response
 

@@ -27,8 +27,60 @@ from geocode_dataflow.schema.encoding import Source
 from geocode_dataflow.schema.issues import Issue
 from geocode_dataflow.schema.model import GeocodeEntity, GeocodeRequest, ReverseGeocodeRequest
 from geocode_dataflow.schema.reader import open_feed
-from geocode_dataflow.schema.text import write_text
-from geocode_dataflow.schema.xmlfeed import write_xml
+from geocode_dataflow.schema.text import TextFeedWriter
+from geocode_dataflow.schema.xmlfeed import XmlFeedWriter
+
+
+class FeedWriter:
+    """Push-style writer: ``write(entity)`` one at a time, then ``close()`` (or ``with``).
+
+    For producers that cannot hand over one iterable, e.g. splitting results into a
+    succeeded and a failed file in a single pass. ``close`` finishes the document (the XML
+    end tag) and flushes; it never closes ``sink``. Arguments as for ``write_feed``.
+    """
+
+    def __init__(
+        self,
+        sink: BinaryIO,
+        fmt: str,
+        *,
+        columns: list[str] | None = None,
+        header: list[str] | None = None,
+        version_line: str | None = None,
+    ) -> None:
+        self.format = check_format(fmt) or ""
+        self.count = 0
+        self._closed = False
+        self._writer: TextFeedWriter | XmlFeedWriter
+        if self.format == "xml":
+            self._writer = XmlFeedWriter(sink)
+        else:
+            self._writer = TextFeedWriter(
+                sink, self.format, columns=columns, header=header, version_line=version_line
+            )
+
+    def write(self, entity: GeocodeEntity) -> None:
+        if self._closed:
+            raise ValueError("write to a closed FeedWriter")
+        self._writer.write(entity)
+        self.count += 1
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._writer.finish()
+
+    def __enter__(self) -> FeedWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            # Do not complete a document whose production failed: a well-formed but
+            # truncated feed would pass for a whole one.
+            self._closed = True
+            self._writer.flush()
 
 
 def write_feed(
@@ -47,12 +99,10 @@ def write_feed(
     ``columns``; else all 41 ``TEXT_COLUMNS``), then one row per entity with exactly those
     columns, CSV-quoted where needed. XML: ``columns``/``header``/``version_line`` are ignored.
     """
-    fmt = check_format(fmt) or ""
-    if fmt == "xml":
-        return write_xml(entities, sink)
-    return write_text(
-        entities, sink, fmt, columns=columns, header=header, version_line=version_line
-    )
+    with FeedWriter(sink, fmt, columns=columns, header=header, version_line=version_line) as out:
+        for entity in entities:
+            out.write(entity)
+    return out.count
 
 
 def _request_options(request: GeocodeRequest | ReverseGeocodeRequest, kind: str) -> list[str]:

@@ -13,7 +13,7 @@ import gzip
 import io
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from geocode_dataflow.schema.issues import FeedError
@@ -151,10 +151,10 @@ class Utf8Stream(io.RawIOBase):
         }[self._encoding]
 
 
-def _gunzip_guard(read: object, size: int) -> bytes:
+def _gunzip_guard(read: Callable[[int], bytes], size: int) -> bytes:
     """``read(size)`` turning the ways a broken gzip stream fails into one ``FeedError``."""
     try:
-        return read(size)  # type: ignore[operator, no-any-return]
+        return read(size)
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise FeedError("bad-gzip", f"the gzip data is corrupt or truncated: {exc}") from exc
 
@@ -169,6 +169,9 @@ class DecodedSource:
         self, source: Source, *, max_bytes: int | None = None, chunk_size: int = DEFAULT_CHUNK
     ) -> None:
         self._owned: BinaryIO | None = None
+        self._gzip: gzip.GzipFile | None = None
+        self._buffered: io.BufferedReader | None = None
+        self._text: io.TextIOWrapper | None = None
         if isinstance(source, bytes):
             stream: BinaryIO = io.BytesIO(source)
         elif isinstance(source, (str, os.PathLike)):
@@ -179,7 +182,7 @@ class DecodedSource:
             head = _read_up_to(stream, 4)
             self.compressed = head[:2] == GZIP_MAGIC
             if self.compressed:
-                gz = gzip.GzipFile(fileobj=_Replay(head, stream), mode="rb")  # type: ignore[arg-type]
+                gz = self._gzip = gzip.GzipFile(fileobj=_Replay(head, stream), mode="rb")
                 stream = gz  # type: ignore[assignment]
                 head = _gunzip_guard(lambda n: _read_up_to(gz, n), 4)  # type: ignore[arg-type]
             self.encoding = _detect_encoding(head)
@@ -190,25 +193,30 @@ class DecodedSource:
             self.close()
             raise
         self._buffered = io.BufferedReader(self.utf8, buffer_size=chunk_size)
-        self._text: io.TextIOWrapper | None = None
 
     @property
     def binary(self) -> io.BufferedReader:
+        assert self._buffered is not None  # noqa: S101 - set by __init__
         return self._buffered
 
     def text(self) -> io.TextIOWrapper:
         """The content as text; ``newline=''`` keeps line ends as sent, as the csv module wants."""
         if self._text is None:
-            self._text = io.TextIOWrapper(self._buffered, encoding="utf-8", newline="")
+            self._text = io.TextIOWrapper(self.binary, encoding="utf-8", newline="")
         return self._text
 
     def close(self) -> None:
-        if self._owned is not None:
-            self._owned.close()
-            self._owned = None
+        """Release our wrappers; none of them closes the caller's stream (GzipFile and
+        RawIOBase never close what they were given), only a file we opened ourselves."""
+        for wrapper in (self._text, self._buffered, self._gzip, self._owned):
+            if wrapper is not None:
+                wrapper.close()
+        self._text = self._buffered = self._gzip = self._owned = None
 
 
 def _detect_encoding(head: bytes) -> str:
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        raise FeedError("undecodable", "the file is UTF-32; save it as UTF-8", offset=0, line=1)
     for label in ("utf-8-bom", "utf-16-le", "utf-16-be"):
         if head.startswith(ENCODINGS[label][0]):
             return label

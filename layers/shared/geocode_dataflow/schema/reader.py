@@ -7,6 +7,7 @@ one at a time while iterating, in constant memory.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from types import TracebackType
 
@@ -20,11 +21,12 @@ from geocode_dataflow.schema.detect import (
     text_version,
 )
 from geocode_dataflow.schema.encoding import DecodedSource, Source
-from geocode_dataflow.schema.issues import FeedError, IssueHandler, raise_on_error
+from geocode_dataflow.schema.issues import FeedError, Issue, IssueHandler, raise_on_error
 from geocode_dataflow.schema.model import GeocodeEntity
 from geocode_dataflow.schema.xmlfeed import iter_xml_entities
 
 _PROLOGUE_LIMIT = 1 << 20  # longest version/header line we accept: a header is ~2 KiB
+_XML_ENCODING = re.compile(r"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([^"']+)["']""")
 
 
 class FeedReader:
@@ -108,10 +110,18 @@ def open_feed(
     uncompressed UTF-8. Raises ``FeedError`` when the prologue is unreadable.
     """
     explicit = check_format(fmt)
-    handler = on_issue or raise_on_error
-    decoded = DecodedSource(source, max_bytes=max_bytes)
+    return open_decoded(DecodedSource(source, max_bytes=max_bytes), filename, explicit, on_issue)
+
+
+def open_decoded(
+    decoded: DecodedSource,
+    filename: str | None,
+    fmt: str | None,
+    on_issue: IssueHandler | None = None,
+) -> FeedReader:
+    """``open_feed`` on a source already opened (closed here if the prologue is unreadable)."""
     try:
-        return _open(decoded, filename, explicit, handler)
+        return _open(decoded, filename, check_format(fmt), on_issue or raise_on_error)
     except BaseException:
         decoded.close()
         raise
@@ -134,6 +144,7 @@ def _open(
         and (looks_like_xml(prefix) or (by_name == "xml" and text_version(first) is None))
     )
     if is_xml:
+        _check_declared_encoding(prefix, decoded.encoding, on_issue)
         return FeedReader(decoded, "xml", prefix=prefix, on_issue=on_issue)
 
     check_text_version(first)
@@ -156,3 +167,28 @@ def _open(
         columns=columns,
         on_issue=on_issue,
     )
+
+
+def _check_declared_encoding(prefix: str, encoding: str, on_issue: IssueHandler) -> None:
+    """The bytes decide how we read the file; a declaration saying otherwise misleads others.
+
+    A UTF-8 file declaring e.g. ISO-8859-1 is read as UTF-8 here, but a reader that believes
+    the declaration (possibly the service) would garble every non-ASCII character.
+    """
+    match = _XML_ENCODING.match(prefix)
+    if match is None:
+        return
+    declared = match.group(1).strip().lower().replace("_", "-")
+    family = "utf-16" if encoding.startswith("utf-16") else "utf-8"
+    if not declared.startswith(family) and not (
+        family == "utf-8" and declared in ("utf8", "us-ascii", "ascii")
+    ):
+        on_issue(
+            Issue(
+                "declared-encoding",
+                f"the XML declaration says encoding={match.group(1)!r} but the file is "
+                f'{family.upper()}; declare encoding="utf-8" (the service accepts UTF-8 only)',
+                line=1,
+            ),
+            False,
+        )

@@ -8,7 +8,7 @@ cells, and tracks the physical line where each row starts.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
 from geocode_dataflow.schema import columns as col
@@ -19,6 +19,8 @@ from geocode_dataflow.schema.model import GeocodeEntity
 # Row width is bounded by the csv module's field limit (128 KiB per cell by default), which
 # also bounds memory on a hostile file with an unterminated quote.
 LINE_TERMINATOR = "\r\n"
+# Problems of a cell value that make the file invalid; others (partial boxes) are remarks.
+_ERROR_CODES = frozenset({"invalid-value", "invalid-json"})
 
 
 def parse_header(header_line: str, fmt: str) -> tuple[list[str], list[str]]:
@@ -37,7 +39,8 @@ def parse_header(header_line: str, fmt: str) -> tuple[list[str], list[str]]:
         raise FeedError(
             "malformed-header", f"the header line cannot be parsed: {exc}", line=2
         ) from exc
-    names = [token.strip() for token in tokens]
+    # A spreadsheet may quote a token after a space (`Id, "TraceId"`), which csv leaves as is.
+    names = [token.strip().strip('"').strip() for token in tokens]
     unknown = [name for name in names if name and not col.is_known_column(name)]
     if unknown:
         listed = "; ".join(repr(name) + col.unknown_column_hint(name) for name in unknown)
@@ -68,7 +71,12 @@ def iter_entities(
     under an empty header token) must be empty, otherwise the row is reported as an error
     (``extra-cells``: typically an unquoted delimiter spilling a value into the next cells).
     """
-    reader = csv.reader(text, delimiter=DELIMITERS[fmt], quotechar='"', skipinitialspace=True)
+    # strict: a quote left open or text after a closing quote is an error, not a silent merge
+    # of the rest of the file into one cell. Quotes inside an unquoted cell stay literal (the
+    # raw JSON cells of pipe/tab output).
+    reader = csv.reader(
+        text, delimiter=DELIMITERS[fmt], quotechar='"', skipinitialspace=True, strict=True
+    )
     width = len(names)
     consumed = 0  # physical lines the csv reader has taken
     while True:
@@ -78,7 +86,7 @@ def iter_entities(
         except StopIteration:
             return
         except csv.Error as exc:
-            raise FeedError("malformed-row", f"the row cannot be parsed: {exc}", line=line) from exc
+            raise FeedError("malformed-row", _csv_problem(exc), line=line) from exc
         consumed = reader.line_num
         cells: dict[str, str] = {}
         extra: list[int] = []
@@ -94,6 +102,18 @@ def iter_entities(
         if not cells and not extra:
             continue
         entity_id = cells.get(col.ID)
+        if any("\x00" in value for value in cells.values()):
+            # Python's csv module accepts NUL since 3.11; in a feed it means binary or
+            # mis-encoded data, and XML could not carry it.
+            on_issue(
+                Issue(
+                    "nul-character",
+                    "the row contains a NUL character (binary data, or UTF-16 saved without BOM?)",
+                    line=line,
+                    entity_id=entity_id,
+                ),
+                True,
+            )
         if extra:
             on_issue(
                 Issue(
@@ -110,12 +130,26 @@ def iter_entities(
         def problem(
             code: str, message: str, line: int = line, entity_id: str | None = entity_id
         ) -> None:
-            on_issue(
-                Issue(code, message, line=line, entity_id=entity_id),
-                code == "invalid-value" or code == "invalid-json",
-            )
+            on_issue(Issue(code, message, line=line, entity_id=entity_id), code in _ERROR_CODES)
 
         yield col.entity_from_cells(cells, line=line, problem=problem)
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    reason = str(exc)
+    if "unexpected end of data" in reason:
+        return (
+            'a quoted value is never closed: an opening " without its closing quote swallows '
+            "the rest of the file"
+        )
+    if "expected after" in reason:
+        return (
+            "text follows a closing quote inside a cell; quote the whole cell and double the "
+            'quotes inside it ("")'
+        )
+    if "field larger than field limit" in reason:
+        return f"a cell is longer than {csv.field_size_limit():,} characters (an unclosed quote?)"
+    return f"the row cannot be parsed: {reason}"
 
 
 def _delimiter_name(fmt: str) -> str:
@@ -194,22 +228,4 @@ class TextFeedWriter:
     def finish(self) -> None:
         self._text.flush()
 
-
-def write_text(
-    entities: Iterable[GeocodeEntity],
-    sink: BinaryIO,
-    fmt: str,
-    *,
-    columns: list[str] | None = None,
-    header: list[str] | None = None,
-    version_line: str | None = None,
-) -> int:
-    writer = TextFeedWriter(sink, fmt, columns=columns, header=header, version_line=version_line)
-    count = 0
-    try:
-        for entity in entities:
-            writer.write(entity)
-            count += 1
-    finally:
-        writer.finish()
-    return count
+    flush = finish  # text has no closing part

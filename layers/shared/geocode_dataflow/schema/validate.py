@@ -16,9 +16,9 @@ from typing import Any
 
 from geocode_dataflow.schema.checks import check_entity
 from geocode_dataflow.schema.detect import check_format, format_from_name
-from geocode_dataflow.schema.encoding import Source
+from geocode_dataflow.schema.encoding import DecodedSource, Source
 from geocode_dataflow.schema.issues import FeedError, Issue
-from geocode_dataflow.schema.reader import open_feed
+from geocode_dataflow.schema.reader import open_decoded
 
 DEFAULT_MAX_ISSUES = 1000
 
@@ -39,9 +39,10 @@ class Limits:
 class IdIndex:
     """A compact set of entity Ids remembering the line of each, for duplicate detection.
 
-    Open addressing over two flat arrays (64-bit hash, 32-bit line): 15-30 bytes per Id (12
-    per slot, load factor 0.4-0.8), instead of the ~150 a dict or set of strings costs. Two different Ids colliding on 64 bits (odds ~1e-9 for
-    200,000 Ids) would be reported as a duplicate; that is accepted.
+    Open addressing over two flat arrays (64-bit hash, 32-bit line): 12 bytes per slot at a
+    load factor of 0.4-0.8, so 15-30 bytes per Id instead of the ~150 a set of strings costs.
+    Two different Ids colliding on 64 bits (odds ~1e-9 for 200,000 Ids) would be reported as a
+    duplicate; that is accepted.
     """
 
     def __init__(self, capacity: int = 1024) -> None:
@@ -210,22 +211,20 @@ def validate_feed(
     def on_issue(issue: Issue, is_error: bool) -> None:
         (errors if is_error else warnings).add(issue)
 
-    reader = None
+    decoded = None
     try:
-        reader = open_feed(source, filename, fmt=fmt, on_issue=on_issue, max_bytes=limits.max_bytes)
-        report.format, report.encoding, report.compressed = (
-            reader.format,
-            reader.encoding,
-            reader.compressed,
-        )
-        for entity in reader:
-            _check(entity, report, ids, errors, warnings)
+        decoded = DecodedSource(source, max_bytes=limits.max_bytes)
+        report.encoding, report.compressed = decoded.encoding, decoded.compressed
+        with open_decoded(decoded, filename, fmt, on_issue) as reader:
+            report.format = reader.format
+            for entity in reader:
+                _check(entity, report, ids, errors, warnings)
     except FeedError as exc:
         errors.add(exc.issue)
     finally:
-        if reader is not None:
-            report.utf8_bytes = reader.utf8_bytes
-            reader.close()
+        if decoded is not None:
+            report.utf8_bytes = decoded.utf8.utf8_bytes
+            decoded.close()
 
     if report.entity_count == 0 and errors.total == 0:
         errors.add(Issue("no-entities", "the file contains no entities (header only?)"))

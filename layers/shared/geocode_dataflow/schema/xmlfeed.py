@@ -1,8 +1,8 @@
 """Reading and writing the XML format of Data Schema v2.0, streaming.
 
 Reading pushes chunks into defusedxml's parser (DTDs, entity declarations and external
-references are refused before anything is expanded or fetched) with a small target that builds
-one ``GeocodeEntity`` at a time, so no element tree ever accumulates. Elements are matched by
+references are refused before anything is expanded or fetched) whose element events build one
+``GeocodeEntity`` at a time, so no element tree ever accumulates. Elements are matched by
 local name: the namespace is expected but a file without it (or with another) still reads, and
 attribute and element order do not matter.
 """
@@ -10,7 +10,7 @@ attribute and element order do not matter.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO, TextIO
 from xml.etree.ElementTree import ParseError
 from xml.sax.saxutils import escape
@@ -60,12 +60,10 @@ _PARSE_VALUE_ATTRS = frozenset({"Property", "Value"})
 
 
 @functools.lru_cache(maxsize=256)
-def _split(tag: str) -> tuple[str | None, str]:
-    """``{namespace}local`` -> (namespace, local); a feed has a handful of distinct tags."""
-    if tag.startswith("{"):
-        namespace, _, local = tag[1:].partition("}")
-        return namespace, local
-    return None, tag
+def _split(name: str) -> tuple[str | None, str]:
+    """expat's ``namespace}local`` -> (namespace, local); a feed has a handful of names."""
+    namespace, _, local = name.rpartition("}")
+    return namespace or None, local
 
 
 def _value(attrib: dict[str, str], name: str) -> str | None:
@@ -79,7 +77,10 @@ def _value(attrib: dict[str, str], name: str) -> str | None:
 
 
 class _EntityBuilder:
-    """Parser target: turns start/end/data events into finished entities in ``self.done``."""
+    """expat handlers turning start/end/data events into finished entities in ``self.done``.
+
+    Keeps only the entity being built and a path of element names, never a tree.
+    """
 
     def __init__(self, on_issue: IssueHandler) -> None:
         self.on_issue = on_issue
@@ -87,7 +88,7 @@ class _EntityBuilder:
         self.version: str | None = None
         self.namespace: str | None = None
         self.root_seen = False
-        self.line = lambda: 0  # replaced by the reader with the parser's current line
+        self.line: Callable[[], int] = lambda: 0  # set by XmlFeedParser to expat's current line
         self._path: list[str] = []
         self._skip_depth = 0  # >0 while inside an element we do not know
         self._entity: GeocodeEntity | None = None
@@ -104,7 +105,7 @@ class _EntityBuilder:
         if attrib.keys() <= known:
             return
         for name in attrib:
-            if not name.startswith("{") and name not in known:
+            if "}" not in name and name not in known:  # namespaced (xsi:...) ones are not ours
                 self._issue(
                     "unknown-attribute",
                     f"<{element}> has an attribute {name!r} that Data Schema v2.0 does not define "
@@ -141,7 +142,7 @@ class _EntityBuilder:
         return Address(**{field: _value(attrib, name) for name, field in ADDRESS_FIELDS.items()})
 
     def _required(
-        self, element: str, attrib: dict[str, str], names: Iterable[str]
+        self, element: str, attrib: dict[str, str], names: tuple[str, ...]
     ) -> list[str] | None:
         values = [_value(attrib, name) for name in names]
         if any(value is None for value in values):
@@ -154,9 +155,11 @@ class _EntityBuilder:
             return None
         return values  # type: ignore[return-value]
 
-    # -- parser target ---------------------------------------------------------------------
-    def start(self, tag: str, attrib: dict[str, str]) -> None:
-        namespace, local = _split(tag)
+    # -- expat handlers (names as ``namespace}local``, attributes as a flat list) -----------
+    def start(self, name: str, attributes: list[str]) -> None:
+        namespace, local = _split(name)
+        pairs = iter(attributes)
+        attrib = dict(zip(pairs, pairs, strict=False))
         depth = len(self._path)
         self._path.append(local)
         if self._skip_depth:
@@ -327,7 +330,7 @@ class _EntityBuilder:
         if self._text is not None and not self._skip_depth:
             self._text.append(text)
 
-    def end(self, tag: str) -> None:
+    def end(self, name: str) -> None:
         local = self._path.pop()
         if self._skip_depth:
             self._skip_depth -= 1
@@ -352,7 +355,7 @@ class _EntityBuilder:
                 self._response = None
 
     def close(self) -> None:
-        return None
+        """Called by the parser at the end; entities are taken from ``done`` instead."""
 
 
 class XmlFeedParser:
@@ -363,7 +366,13 @@ class XmlFeedParser:
         self._parser = DefusedXMLParser(
             target=self.builder, forbid_dtd=True, forbid_entities=True, forbid_external=True
         )
+        # defusedxml guards the DTD/entity handlers of this expat parser; the element handlers
+        # go straight to the builder instead of through ElementTree's tree-building layer,
+        # which would only rebuild names and dicts we do not need.
         expat = self._parser.parser
+        expat.StartElementHandler = self.builder.start
+        expat.EndElementHandler = self.builder.end
+        expat.CharacterDataHandler = self.builder.data
         self.builder.line = lambda: expat.CurrentLineNumber
 
     def feed(self, text: str) -> list[GeocodeEntity]:
@@ -383,10 +392,10 @@ class XmlFeedParser:
         self.builder.done = []
         return done
 
-    def _guard(self, call: object, *args: object) -> None:
+    def _guard(self, call: Callable[..., object], *args: object) -> None:
         expat = self._parser.parser
         try:
-            call(*args)  # type: ignore[operator]
+            call(*args)
         except ParseError as exc:
             line, column = exc.position
             message = str(exc).split(": line")[0]
@@ -565,17 +574,20 @@ def entity_xml(entity: GeocodeEntity) -> str:
     return "".join(parts)
 
 
-def write_xml(entities: Iterable[GeocodeEntity], sink: BinaryIO) -> int:
-    """Stream a v2.0 XML feed, entity by entity, as UTF-8 without BOM."""
-    out = Utf8Writer(sink)
-    out.write('<?xml version="1.0" encoding="utf-8"?>\n')
-    out.write(f'<GeocodeFeed Version="2.0" xmlns="{NAMESPACE}">\n')
-    count = 0
-    try:
-        for entity in entities:
-            out.write(entity_xml(entity))
-            count += 1
-        out.write("</GeocodeFeed>\n")
-    finally:
-        out.flush()
-    return count
+class XmlFeedWriter:
+    """Writes a v2.0 XML feed entity by entity, as UTF-8 without BOM."""
+
+    def __init__(self, sink: BinaryIO) -> None:
+        self._out = Utf8Writer(sink)
+        self._out.write('<?xml version="1.0" encoding="utf-8"?>\n')
+        self._out.write(f'<GeocodeFeed Version="2.0" xmlns="{NAMESPACE}">\n')
+
+    def write(self, entity: GeocodeEntity) -> None:
+        self._out.write(entity_xml(entity))
+
+    def finish(self) -> None:
+        self._out.write("</GeocodeFeed>\n")
+        self._out.flush()
+
+    def flush(self) -> None:
+        self._out.flush()
