@@ -30,7 +30,7 @@ from geocode_dataflow.schema import FORMATS, Limits, validate_feed
 from . import envelopes, uploads
 from .config import EmulatorConfig, FaultConfig
 from .datasources import DataSource, sample_data_source
-from .envelopes import ACCESS_DENIED, JobResource, Link
+from .envelopes import ACCESS_DENIED, JobResource, Link, status_phrase
 from .faults import FaultInjector
 from .geocoder import Geocoder
 from .processing import run_job
@@ -42,8 +42,12 @@ Headers = list[tuple[str, str]]
 StartResponse = Callable[..., Any]
 
 _MAX_ERROR_DETAILS = 10
-_RESULT_TYPES = {"xml": "application/xml; charset=utf-8", "csv": "text/plain; charset=utf-8",
-                 "tab": "text/plain; charset=utf-8", "pipe": "text/plain; charset=utf-8"}
+_RESULT_TYPES = {
+    "xml": "application/xml; charset=utf-8",
+    "csv": "text/plain; charset=utf-8",
+    "tab": "text/plain; charset=utf-8",
+    "pipe": "text/plain; charset=utf-8",
+}
 
 
 class ApiError(Exception):
@@ -95,8 +99,8 @@ class Request:
         """Scheme and host the client addressed (the Host header also covers proxy requests)."""
         if configured:
             return configured
-        host = self.header("Host") or (
-            f"{self.environ.get('SERVER_NAME', 'localhost')}:{self.environ.get('SERVER_PORT', '80')}")
+        server = self.environ.get("SERVER_NAME", "localhost")
+        host = self.header("Host") or f"{server}:{self.environ.get('SERVER_PORT', '80')}"
         return f"{self.environ.get('wsgi.url_scheme', 'http')}://{host}"
 
 
@@ -114,22 +118,54 @@ _ROUTE_TABLE = [
     # (path pattern, endpoint name for faults/counters, method, handler, argument names)
     (r"/rest/v1/dataflows/geocode", "create", "POST", "create", ()),
     (rf"/rest/v1/dataflows/geocode/{_SEG}", "status", "GET", "status", ("job_id",)),
-    (rf"/rest/v1/dataflows/geocode/{_SEG}/{_OUT}/(succeeded|failed)", "download", "GET",
-     "download", ("job_id", "which")),
+    (
+        rf"/rest/v1/dataflows/geocode/{_SEG}/{_OUT}/(succeeded|failed)",
+        "download",
+        "GET",
+        "download",
+        ("job_id", "which"),
+    ),
     (r"/rest/v1/dataflows/listjobs", "list", "GET", "list_jobs", ()),
-    (rf"/rest/v1/dataflows/(?:datasourcedownload|download)/{_SEG}/{_OUT}/succeeded",
-     "datasource_download", "GET", "datasource_download_by_name", ("name",)),
-    (rf"/rest/v1/dataflows/datasourcedownload/{_SEG}/{_SEG}/{_SEG}/{_OUT}/succeeded",
-     "datasource_download", "GET", "datasource_download_by_job", ("access_id", "name", "job_id")),
-    (rf"/rest/v1/(?:dataflows|data)/datasourcedownload/{_SEG}/{_SEG}", "datasource_create", "GET",
-     "datasource_create", ("access_id", "name")),
-    (rf"/rest/v1/dataflows/(?:datasourcedownload|download)/{_SEG}", "datasource_status", "GET",
-     "datasource_status_by_name", ("name",)),
-    (rf"/rest/v1/dataflows/datasourcedownload/{_SEG}/{_SEG}/{_SEG}", "datasource_status", "GET",
-     "datasource_status_by_job", ("access_id", "name", "job_id")),
+    (
+        rf"/rest/v1/dataflows/(?:datasourcedownload|download)/{_SEG}/{_OUT}/succeeded",
+        "datasource_download",
+        "GET",
+        "datasource_download_by_name",
+        ("name",),
+    ),
+    (
+        rf"/rest/v1/dataflows/datasourcedownload/{_SEG}/{_SEG}/{_SEG}/{_OUT}/succeeded",
+        "datasource_download",
+        "GET",
+        "datasource_download_by_job",
+        ("access_id", "name", "job_id"),
+    ),
+    (
+        rf"/rest/v1/(?:dataflows|data)/datasourcedownload/{_SEG}/{_SEG}",
+        "datasource_create",
+        "GET",
+        "datasource_create",
+        ("access_id", "name"),
+    ),
+    (
+        rf"/rest/v1/dataflows/(?:datasourcedownload|download)/{_SEG}",
+        "datasource_status",
+        "GET",
+        "datasource_status_by_name",
+        ("name",),
+    ),
+    (
+        rf"/rest/v1/dataflows/datasourcedownload/{_SEG}/{_SEG}/{_SEG}",
+        "datasource_status",
+        "GET",
+        "datasource_status_by_job",
+        ("access_id", "name", "job_id"),
+    ),
 ]
-_ROUTES = [(re.compile(pattern + "/?", re.IGNORECASE), endpoint, method, handler, names)
-           for pattern, endpoint, method, handler, names in _ROUTE_TABLE]
+_ROUTES = [
+    (re.compile(pattern + "/?", re.IGNORECASE), endpoint, method, handler, names)
+    for pattern, endpoint, method, handler, names in _ROUTE_TABLE
+]
 
 
 def match_route(method: str, path: str) -> Route | str | None:
@@ -149,8 +185,13 @@ def match_route(method: str, path: str) -> Route | str | None:
 class EmulatorApp:
     """The WSGI callable. One instance = one independent service (jobs, keys, faults)."""
 
-    def __init__(self, config: EmulatorConfig, *, workdir: Path | None = None,
-                 state: EmulatorState | None = None) -> None:
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        *,
+        workdir: Path | None = None,
+        state: EmulatorState | None = None,
+    ) -> None:
         self.config = config
         self.state = state or EmulatorState(retention_days=config.retention_days)
         self.faults = FaultInjector(config.faults, config.seed, self.state)
@@ -183,14 +224,17 @@ class EmulatorApp:
         if response.drop_connection and _drop_connection(environ):
             start_response("500 Internal Server Error", [("Content-Length", "0")])
             return []
-        start_response(f"{response.status} {_phrase(response.status)}", response.headers)
+        start_response(f"{response.status} {status_phrase(response.status)}", response.headers)
         return response.body
 
     def _respond(self, request: Request) -> Response:
         if request.method == "CONNECT":
-            return _text(501, "This emulator does not tunnel https (CONNECT). Send plain http "
-                              "requests through it (http://spatial.virtualearth.net/...), or point "
-                              "the client's endpoint at the emulator directly.\n")
+            return _text(
+                501,
+                "This emulator does not tunnel https (CONNECT). Send plain http "
+                "requests through it (http://spatial.virtualearth.net/...), or point "
+                "the client's endpoint at the emulator directly.\n",
+            )
         if request.path.lower().startswith("/emulator/") or request.path.lower() == "/emulator":
             return self._control(request)
         route = match_route(request.method, request.path)
@@ -199,23 +243,32 @@ class EmulatorApp:
             return self._error(request, ApiError(404, "The requested resource was not found."))
         if route == "method":
             self.state.count_call("unknown")
-            return self._error(request, ApiError(
-                405, f"The {request.method} method is not allowed for this resource."))
+            return self._error(
+                request,
+                ApiError(405, f"The {request.method} method is not allowed for this resource."),
+            )
         assert isinstance(route, Route)  # noqa: S101
         self.state.count_call(route.endpoint)
         output = (request.param("output") or request.param("o") or "json").strip().lower()
         if output not in ("json", "xml") and route.endpoint != "download":
             # (Downloads come in the upload's format; clients append output=xml there anyway.)
-            return self._error(request, ApiError(
-                400, f"The output parameter value '{output}' is not valid. Use json or xml."))
+            return self._error(
+                request,
+                ApiError(
+                    400, f"The output parameter value '{output}' is not valid. Use json or xml."
+                ),
+            )
         decision = self.faults.for_call(route.endpoint)
         if decision.delay_seconds:
             time.sleep(decision.delay_seconds)
         if decision.reset:
             return Response(500, drop_connection=True)
         if decision.error_status:
-            message = ("The service is temporarily unavailable. Please try again later."
-                       if decision.error_status == 503 else "An internal server error occurred.")
+            message = (
+                "The service is temporarily unavailable. Please try again later."
+                if decision.error_status == 503
+                else "An internal server error occurred."
+            )
             return self._error(request, ApiError(decision.error_status, message))
         try:
             response = getattr(self, route.handler)(request, **route.args)
@@ -234,39 +287,68 @@ class EmulatorApp:
         if error.status >= 400:
             self.state.count_rejection(str(error.status))
         body, content_type = envelopes.render(
-            request.output, error.status, trace=self._trace(), error_details=error.details,
-            auth=error.auth, quirks=self.config.quirks)
-        return Response(error.status, [("Content-Type", content_type),
-                                       ("Content-Length", str(len(body)))], [body])
+            request.output,
+            error.status,
+            trace=self._trace(),
+            error_details=error.details,
+            auth=error.auth,
+            quirks=self.config.quirks,
+        )
+        return Response(
+            error.status,
+            [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+            [body],
+        )
 
-    def _envelope(self, request: Request, status: int, resources: list[JobResource],
-                  extra_headers: Headers | None = None) -> Response:
-        body, content_type = envelopes.render(request.output, status, trace=self._trace(),
-                                              resources=resources, quirks=self.config.quirks)
+    def _envelope(
+        self,
+        request: Request,
+        status: int,
+        resources: list[JobResource],
+        extra_headers: Headers | None = None,
+    ) -> Response:
+        body, content_type = envelopes.render(
+            request.output,
+            status,
+            trace=self._trace(),
+            resources=resources,
+            quirks=self.config.quirks,
+        )
         headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
         return Response(status, headers + (extra_headers or []), [body])
 
     def _authenticate(self, request: Request) -> str:
         key = request.param("key")
         if not key:
-            raise ApiError(401, ACCESS_DENIED, "The request has no key parameter.",
-                           auth="NoCredentials")
+            raise ApiError(
+                401, ACCESS_DENIED, "The request has no key parameter.", auth="NoCredentials"
+            )
         if key not in self.config.keys:
-            raise ApiError(401, ACCESS_DENIED, "The key is not a valid Bing Maps Key.",
-                           auth="InvalidCredentials")
+            raise ApiError(
+                401,
+                ACCESS_DENIED,
+                "The key is not a valid Bing Maps Key.",
+                auth="InvalidCredentials",
+            )
         return key
 
     def _own_job(self, request: Request, key: str, job_id: str) -> tuple[GeocodeJob, JobSnapshot]:
         job = self.state.get_job(job_id)
         snapshot = self.state.snapshot(job) if job is not None else None
         if job is None or snapshot is None:
-            raise ApiError(404, f"The job {job_id} was not found. Results are kept for "
-                                f"{self.config.retention_days} days after a job completes.")
+            raise ApiError(
+                404,
+                f"The job {job_id} was not found. Results are kept for "
+                f"{self.config.retention_days} days after a job completes.",
+            )
         if job.key != key:
             # Status and downloads need the key that created the job (protocol reference §2.2).
-            raise ApiError(401, ACCESS_DENIED,
-                           "The job was created with a different Bing Maps Key; use that key.",
-                           auth="NotAuthorized")
+            raise ApiError(
+                401,
+                ACCESS_DENIED,
+                "The job was created with a different Bing Maps Key; use that key.",
+                auth="NotAuthorized",
+            )
         return job, snapshot
 
     def _links_base(self, request: Request) -> str:
@@ -278,12 +360,22 @@ class EmulatorApp:
     def _job_resource(self, request: Request, job: GeocodeJob, snap: JobSnapshot) -> JobResource:
         self_url = f"{self._links_base(request)}/Geocode/{job.id}"
         links = [Link("self", self_url)]
-        links += [Link("output", f"{self_url}/{self._output_segment()}/{name}", name)
-                  for name in snap.outputs]
+        links += [
+            Link("output", f"{self_url}/{self._output_segment()}/{name}", name)
+            for name in snap.outputs
+        ]
         return JobResource(
-            id=job.id, status=snap.status, links=tuple(links), description=job.description,
-            created=job.created_at, completed=snap.completed_at, total=job.total,
-            processed=snap.processed, failed=snap.failed, error_message=snap.error_message)
+            id=job.id,
+            status=snap.status,
+            links=tuple(links),
+            description=job.description,
+            created=job.created_at,
+            completed=snap.completed_at,
+            total=job.total,
+            processed=snap.processed,
+            failed=snap.failed,
+            error_message=snap.error_message,
+        )
 
     # -- geocode dataflow --------------------------------------------------------------------------
 
@@ -293,30 +385,52 @@ class EmulatorApp:
         if not fmt:
             raise ApiError(400, "The input parameter is required: xml, csv, tab or pipe.")
         if fmt not in FORMATS:
-            raise ApiError(400, f"The input parameter value '{request.param('input')}' is not "
-                                "valid. Use xml, csv, tab or pipe.")
+            raise ApiError(
+                400,
+                f"The input parameter value '{request.param('input')}' is not "
+                "valid. Use xml, csv, tab or pipe.",
+            )
         if self.faults.quota_refusal():
-            raise ApiError(503, f"JobUsageQuota: Account already has "
-                                f"{self.config.max_pending_jobs} 'Pending' jobs")
+            raise ApiError(
+                503,
+                f"JobUsageQuota: Account already has {self.config.max_pending_jobs} 'Pending' jobs",
+            )
         path = self._receive_upload(request)
         try:
             total = self._validate_upload(path, fmt)
             now = self.state.clock.now()
             seconds = self.faults.processing_seconds(self.config.processing_seconds)
             job = GeocodeJob(
-                id=new_id(), key=key, description=request.param("description") or "Geocode",
-                input_format=fmt, created_at=now, deadline=now + timedelta(seconds=seconds),
-                total=total, upload_path=path, fate=self.faults.job_fate())
-            refusal = self.state.add_job(job, max_pending=self.config.max_pending_jobs,
-                                         max_per_day=self.config.max_jobs_per_day)
+                id=new_id(),
+                key=key,
+                description=request.param("description") or "Geocode",
+                input_format=fmt,
+                created_at=now,
+                deadline=now + timedelta(seconds=seconds),
+                total=total,
+                upload_path=path,
+                fate=self.faults.job_fate(),
+            )
+            refusal = self.state.add_job(
+                job,
+                max_pending=self.config.max_pending_jobs,
+                max_per_day=self.config.max_jobs_per_day,
+            )
             if refusal:
                 raise ApiError(503, refusal)
         except BaseException:
             uploads.discard(path)
             raise
-        work = functools.partial(run_job, job, self.state, self.geocoder, workdir=self.workdir,
-                                 quirks=self.config.quirks, node=self.config.node_name,
-                                 seed=self.config.seed)
+        work = functools.partial(
+            run_job,
+            job,
+            self.state,
+            self.geocoder,
+            workdir=self.workdir,
+            quirks=self.config.quirks,
+            node=self.config.node_name,
+            seed=self.config.seed,
+        )
         if job.total <= self.config.inline_max_entities:
             # Small jobs are geocoded before answering (milliseconds), so that with
             # processing_seconds=0 the very first status call already sees Completed.
@@ -331,22 +445,35 @@ class EmulatorApp:
         limit = self.config.max_upload_bytes
         raw_cap = 2 * limit + (1 << 16)  # UTF-16 text is up to twice its UTF-8 size
         data_location = request.param("dataLocation")
-        body = uploads.spool_body(request.environ["wsgi.input"], self.workdir, limit=raw_cap) \
-            if request.method == "POST" else None
+        body = (
+            uploads.spool_body(request.environ["wsgi.input"], self.workdir, limit=raw_cap)
+            if request.method == "POST"
+            else None
+        )
         try:
             has_body = body is not None and body.stat().st_size > 0
             if data_location and has_body:
-                raise ApiError(400, "Specify either the dataLocation parameter or data in the "
-                                    "request body, not both.")
+                raise ApiError(
+                    400,
+                    "Specify either the dataLocation parameter or data in the "
+                    "request body, not both.",
+                )
             if not data_location and not has_body:
-                raise ApiError(400, "The request body is empty. Upload the data to geocode in "
-                                    "the body, or give its URL in dataLocation.")
+                raise ApiError(
+                    400,
+                    "The request body is empty. Upload the data to geocode in "
+                    "the body, or give its URL in dataLocation.",
+                )
             if data_location:
                 uploads.discard(body)
                 body = uploads.fetch(data_location, self.workdir, limit=raw_cap)
             assert body is not None  # noqa: S101
-            return uploads.unpack(body, self.workdir, limit=raw_cap,
-                                  content_encoding=request.header("Content-Encoding"))
+            return uploads.unpack(
+                body,
+                self.workdir,
+                limit=raw_cap,
+                content_encoding=request.header("Content-Encoding"),
+            )
         except uploads.UploadError as exc:
             uploads.discard(body)
             raise ApiError(400, str(exc)) from exc
@@ -355,15 +482,25 @@ class EmulatorApp:
             raise
 
     def _validate_upload(self, path: Path, fmt: str) -> int:
-        report = validate_feed(path, fmt=fmt, limits=Limits(
-            max_entities=self.config.max_entities, max_bytes=self.config.max_upload_bytes))
+        report = validate_feed(
+            path,
+            fmt=fmt,
+            limits=Limits(
+                max_entities=self.config.max_entities, max_bytes=self.config.max_upload_bytes
+            ),
+        )
         if not report.valid:
-            details = [f"{issue.message} ({issue.where()})" if issue.where() else issue.message
-                       for issue in report.errors[:_MAX_ERROR_DETAILS]]
+            details = [
+                f"{issue.message} ({issue.where()})" if issue.where() else issue.message
+                for issue in report.errors[:_MAX_ERROR_DETAILS]
+            ]
             if report.error_count > len(details):
                 details.append(f"... and {report.error_count - len(details)} more problems.")
-            raise ApiError(400, "The uploaded data is not valid Geocode Dataflow data "
-                                f"(Data Schema v2.0, {fmt}).", *details)
+            raise ApiError(
+                400,
+                f"The uploaded data is not valid Geocode Dataflow data (Data Schema v2.0, {fmt}).",
+                *details,
+            )
         return report.entity_count
 
     def status(self, request: Request, job_id: str) -> Response:
@@ -377,17 +514,24 @@ class EmulatorApp:
         which = which.lower()
         path = job.result_paths.get(which)
         if snap.status != COMPLETED or which not in snap.outputs or path is None:
-            raise ApiError(404, f"The job {job.id} has no {which} data to download"
-                                + (" yet." if snap.status != COMPLETED else "."))
+            raise ApiError(
+                404,
+                f"The job {job.id} has no {which} data to download"
+                + (" yet." if snap.status != COMPLETED else "."),
+            )
         size = path.stat().st_size
-        headers = [("Content-Type", _RESULT_TYPES.get(job.output_format or "", "text/plain")),
-                   ("Content-Length", str(size))]
+        headers = [
+            ("Content-Type", _RESULT_TYPES.get(job.output_format or "", "text/plain")),
+            ("Content-Length", str(size)),
+        ]
         return Response(200, headers, _file_chunks(request.environ, path))
 
     def list_jobs(self, request: Request) -> Response:
         self._authenticate(request)  # any key of the account lists all of its jobs
-        resources = [self._job_resource(request, job, snap)
-                     for job, snap in self.state.recent_jobs(self.config.list_days)]
+        resources = [
+            self._job_resource(request, job, snap)
+            for job, snap in self.state.recent_jobs(self.config.list_days)
+        ]
         return self._envelope(request, 200, resources)
 
     # -- data source download ----------------------------------------------------------------------
@@ -395,17 +539,24 @@ class EmulatorApp:
     def _data_source(self, access_id: str | None, name: str) -> DataSource:
         for source in self.data_sources:
             if source.name.casefold() == name.casefold() and (
-                    access_id is None or source.access_id.casefold() == access_id.casefold()):
+                access_id is None or source.access_id.casefold() == access_id.casefold()
+            ):
                 return source
-        raise ApiError(404, f"The data source {name} does not exist"
-                            + (f" for access id {access_id}." if access_id else "."))
+        raise ApiError(
+            404,
+            f"The data source {name} does not exist"
+            + (f" for access id {access_id}." if access_id else "."),
+        )
 
     def _master_key(self, request: Request, source: DataSource) -> str:
         key = self._authenticate(request)
         if source.master_key is not None and key != source.master_key:
-            raise ApiError(401, ACCESS_DENIED,
-                           "The specified key is not the master key for the data source.",
-                           auth="NotAuthorized")
+            raise ApiError(
+                401,
+                ACCESS_DENIED,
+                "The specified key is not the master key for the data source.",
+                auth="NotAuthorized",
+            )
         return key
 
     def _download_resource(self, request: Request, job: DownloadJob) -> JobResource:
@@ -414,12 +565,19 @@ class EmulatorApp:
         self_url = f"{self._links_base(request)}/DataSourceDownload/{job.data_source.name}"
         links = [Link("self", self_url)]
         if done:
-            links.append(Link("output", f"{self_url}/{self._output_segment()}/succeeded",
-                              "succeeded"))
+            links.append(
+                Link("output", f"{self_url}/{self._output_segment()}/succeeded", "succeeded")
+            )
         return JobResource(
-            id=job.id, status=COMPLETED if done else "Pending", links=tuple(links),
-            created=job.created_at, completed=job.deadline if done else None,
-            total=len(job.data_source.rows) if done else 0, processed=0, failed=0)
+            id=job.id,
+            status=COMPLETED if done else "Pending",
+            links=tuple(links),
+            created=job.created_at,
+            completed=job.deadline if done else None,
+            total=len(job.data_source.rows) if done else 0,
+            processed=0,
+            failed=0,
+        )
 
     def datasource_create(self, request: Request, access_id: str, name: str) -> Response:
         source = self._data_source(access_id, name)
@@ -434,43 +592,56 @@ class EmulatorApp:
         resource = self._download_resource(request, job)
         return self._envelope(request, 201, [resource], [("Location", resource.links[0].url)])
 
-    def _download_job(self, request: Request, name: str, job_id: str | None = None,
-                      access_id: str | None = None) -> DownloadJob:
+    def _download_job(
+        self, request: Request, name: str, job_id: str | None = None, access_id: str | None = None
+    ) -> DownloadJob:
         source = self._data_source(access_id, name)
         key = self._master_key(request, source)
-        job = self.state.download_job(job_id=job_id, name=None if job_id else name,
-                                      key=None if job_id else key)
+        job = self.state.download_job(
+            job_id=job_id, name=None if job_id else name, key=None if job_id else key
+        )
         if job is None or job.data_source is not source:
             raise ApiError(404, f"There is no download job for the data source {name}.")
         if job.key != key:
-            raise ApiError(401, ACCESS_DENIED,
-                           "The download job was created with a different key; use that key.",
-                           auth="NotAuthorized")
+            raise ApiError(
+                401,
+                ACCESS_DENIED,
+                "The download job was created with a different key; use that key.",
+                auth="NotAuthorized",
+            )
         return job
 
     def datasource_status_by_name(self, request: Request, name: str) -> Response:
         job = self._download_job(request, name)
         return self._envelope(request, 200, [self._download_resource(request, job)])
 
-    def datasource_status_by_job(self, request: Request, access_id: str, name: str,
-                                 job_id: str) -> Response:
+    def datasource_status_by_job(
+        self, request: Request, access_id: str, name: str, job_id: str
+    ) -> Response:
         job = self._download_job(request, name, job_id, access_id)
         return self._envelope(request, 200, [self._download_resource(request, job)])
 
     def _export(self, request: Request, job: DownloadJob) -> Response:
         if self.state.clock.now() < job.deadline:
             raise ApiError(404, "The download job has not completed yet.")
-        chunks = list(job.data_source.export_chunks(
-            wrong_xs_namespace="wrong-xsi-namespace" in self.config.quirks))
+        chunks = list(
+            job.data_source.export_chunks(
+                wrong_xs_namespace="wrong-xsi-namespace" in self.config.quirks
+            )
+        )
         size = sum(len(c) for c in chunks)
-        return Response(200, [("Content-Type", "application/xml; charset=utf-8"),
-                              ("Content-Length", str(size))], chunks)
+        return Response(
+            200,
+            [("Content-Type", "application/xml; charset=utf-8"), ("Content-Length", str(size))],
+            chunks,
+        )
 
     def datasource_download_by_name(self, request: Request, name: str) -> Response:
         return self._export(request, self._download_job(request, name))
 
-    def datasource_download_by_job(self, request: Request, access_id: str, name: str,
-                                   job_id: str) -> Response:
+    def datasource_download_by_job(
+        self, request: Request, access_id: str, name: str, job_id: str
+    ) -> Response:
         return self._export(request, self._download_job(request, name, job_id, access_id))
 
     # -- control endpoints (not part of the service) -----------------------------------------------
@@ -490,36 +661,44 @@ class EmulatorApp:
                 seconds = float(_read_json(request).get("advance_seconds", 0))
                 return _json(200, {"now": self.state.clock.advance(seconds).isoformat()})
             if path == "/emulator/health" and request.method == "GET":
-                return _json(200, {"ok": True, "data_sources": [
-                    {"name": s.name, "access_id": s.access_id} for s in self.data_sources]})
+                return _json(
+                    200,
+                    {
+                        "ok": True,
+                        "data_sources": [
+                            {"name": s.name, "access_id": s.access_id} for s in self.data_sources
+                        ],
+                    },
+                )
         except (ValueError, TypeError) as exc:
             return _json(400, {"error": str(exc)})
-        return _json(404, {"error": "unknown control endpoint; see /emulator/state, "
-                                    "/emulator/faults, /emulator/clock, /emulator/health"})
+        return _json(
+            404,
+            {
+                "error": "unknown control endpoint; see /emulator/state, "
+                "/emulator/faults, /emulator/clock, /emulator/health"
+            },
+        )
 
 
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def _phrase(status: int) -> str:
-    from http import HTTPStatus
-
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
-
-
 def _text(status: int, text: str, headers: Headers | None = None) -> Response:
     body = text.encode("utf-8")
-    return Response(status, [("Content-Type", "text/plain; charset=utf-8"),
-                             ("Content-Length", str(len(body)))] + (headers or []), [body])
+    return Response(
+        status,
+        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+        + (headers or []),
+        [body],
+    )
 
 
 def _json(status: int, document: dict[str, Any]) -> Response:
     body = json.dumps(document, indent=2, sort_keys=True).encode("utf-8")
-    return Response(status, [("Content-Type", "application/json"),
-                             ("Content-Length", str(len(body)))], [body])
+    return Response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], [body]
+    )
 
 
 def _read_json(request: Request) -> dict[str, Any]:

@@ -23,14 +23,25 @@ ENDPOINT_ENV = "DATAFLOW_ENDPOINT"  # what the project CLI reads
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m dataflow_emulator",
-        description="Run a local Bing Maps Geocode Dataflow emulator (offline geocoder).")
+        description="Run a local Bing Maps Geocode Dataflow emulator (offline geocoder).",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8080, help="port; 0 = any free port")
-    parser.add_argument("--key", action="append", default=[], metavar="K",
-                        help=f"accepted key, repeatable (default: ${KEY_ENV} or a generated one)")
+    parser.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="K",
+        help=f"accepted key, repeatable (default: ${KEY_ENV} or a generated one)",
+    )
     parser.add_argument("--processing-seconds", type=float, default=2.0, metavar="S")
-    parser.add_argument("--quirk", action="append", default=[], metavar="NAME",
-                        help=f"enable a quirk of the real service: {', '.join(sorted(QUIRKS))}")
+    parser.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"enable a quirk of the real service: {', '.join(sorted(QUIRKS))}",
+    )
     parser.add_argument("--max-pending-jobs", type=int, default=10, metavar="N")
     parser.add_argument("--max-jobs-per-day", type=int, default=50, metavar="N")
     parser.add_argument("--retention-days", type=float, default=14, metavar="D")
@@ -72,11 +83,12 @@ def run_emulator(args: argparse.Namespace) -> int:
     key = sorted(config.keys)[0]
     print(f"Geocode Dataflow emulator listening on {server.url}", flush=True)
     print(f"  endpoint:  {server.base_url}")
-    print(f"  key:       {key}" + (f" (+{len(config.keys) - 1} more)" if len(config.keys) > 1 else ""))
+    more = f" (+{len(config.keys) - 1} more)" if len(config.keys) > 1 else ""
+    print(f"  key:       {key}{more}")
     print("  point a client at it:")
     print(f"    export {ENDPOINT_ENV}={server.base_url} {KEY_ENV}={key}")
     print("    geocode-dataflow submit ...   (or --endpoint/--key on any command)")
-    print(f"    DataflowClient(key, endpoint=\"{server.base_url}\")")
+    print(f'    DataflowClient(key, endpoint="{server.base_url}")')
     print("  or use it as an HTTP proxy for clients that hard-code the service:")
     print(f"    HTTP_PROXY={server.url}   (http://spatial.virtualearth.net/... only; no https)")
     print(f"  control: {server.url}/emulator/state | /emulator/faults | /emulator/clock")

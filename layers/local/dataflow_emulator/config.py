@@ -58,7 +58,9 @@ class FaultConfig:
             rates = getattr(self, name)
             for endpoint, rate in rates.items():
                 if endpoint != "*" and endpoint not in ENDPOINTS:
-                    raise ValueError(f"{name}: unknown endpoint {endpoint!r}; use one of {ENDPOINTS}")
+                    raise ValueError(
+                        f"{name}: unknown endpoint {endpoint!r}; use one of {ENDPOINTS}"
+                    )
                 _check_fraction(f"{name}[{endpoint}]", rate)
         for name in ("delay_rate", "quota_rate", "abort_rate", "vanish_rate", "stuck_rate"):
             _check_fraction(name, getattr(self, name))

@@ -30,16 +30,81 @@ _SAMPLE_PROPERTIES = (
 
 # Invented bakeries around Lake Washington; coordinates are real places, shops are not.
 _SAMPLE_ROWS = (
-    ("1", "Overlake Bakehouse", 47.6445, -122.1337, "15000 NE 40th St", "Redmond", "WA",
-     "United States", "98052", "425-555-0101", 700, 1800, True),
-    ("2", "Downtown Redmond Rolls", 47.6740, -122.1215, "16300 Cleveland St", "Redmond", "WA",
-     "United States", "98052", "425-555-0102", 630, 1700, True),
-    ("3", "Bellevue Crumb", 47.6150, -122.2010, "500 108th Ave NE", "Bellevue", "WA",
-     "United States", "98004", "425-555-0103", 800, 2000, False),
-    ("4", "Kirkland Waterfront Loaves", 47.6769, -122.2060, "100 Lake St S", "Kirkland", "WA",
-     "United States", "98033", "425-555-0104", 700, 1900, True),
-    ("5", "Pike Place Pastry", 47.6097, -122.3422, "85 Pike St", "Seattle", "WA",
-     "United States", "98101", "206-555-0105", 600, 1800, False),
+    (
+        "1",
+        "Overlake Bakehouse",
+        47.6445,
+        -122.1337,
+        "15000 NE 40th St",
+        "Redmond",
+        "WA",
+        "United States",
+        "98052",
+        "425-555-0101",
+        700,
+        1800,
+        True,
+    ),
+    (
+        "2",
+        "Downtown Redmond Rolls",
+        47.6740,
+        -122.1215,
+        "16300 Cleveland St",
+        "Redmond",
+        "WA",
+        "United States",
+        "98052",
+        "425-555-0102",
+        630,
+        1700,
+        True,
+    ),
+    (
+        "3",
+        "Bellevue Crumb",
+        47.6150,
+        -122.2010,
+        "500 108th Ave NE",
+        "Bellevue",
+        "WA",
+        "United States",
+        "98004",
+        "425-555-0103",
+        800,
+        2000,
+        False,
+    ),
+    (
+        "4",
+        "Kirkland Waterfront Loaves",
+        47.6769,
+        -122.2060,
+        "100 Lake St S",
+        "Kirkland",
+        "WA",
+        "United States",
+        "98033",
+        "425-555-0104",
+        700,
+        1900,
+        True,
+    ),
+    (
+        "5",
+        "Pike Place Pastry",
+        47.6097,
+        -122.3422,
+        "85 Pike St",
+        "Seattle",
+        "WA",
+        "United States",
+        "98101",
+        "206-555-0105",
+        600,
+        1800,
+        False,
+    ),
 )
 
 
@@ -67,24 +132,29 @@ class DataSource:
 
     def export_chunks(self, *, wrong_xs_namespace: bool = False) -> Iterator[bytes]:
         """The MainRoot document, in pieces."""
-        xs = ("https://www.w3.org/2001/XMLSchema" if wrong_xs_namespace
-              else "http://www.w3.org/2001/XMLSchema")
+        xs = (
+            "https://www.w3.org/2001/XMLSchema"
+            if wrong_xs_namespace
+            else "http://www.w3.org/2001/XMLSchema"
+        )
         name, etype = quoteattr(self.name), quoteattr(self.entity_type)
         head = [
             '<?xml version="1.0" encoding="utf-8"?>',
             "<MainRoot>",
             f'  <xs:schema xmlns="" xmlns:xs="{xs}" '
             f'xmlns:msdata="urn:schemas-microsoft-com:xml-msdata" id={name}>',
-            f'    <xs:element name={name} msdata:IsDataSet="true" '
-            'msdata:UseCurrentLocale="true">',
+            f'    <xs:element name={name} msdata:IsDataSet="true" msdata:UseCurrentLocale="true">',
             "      <xs:complexType>",
             '        <xs:choice minOccurs="0" maxOccurs="unbounded">',
             f"          <xs:element name={etype}>",
             "            <xs:complexType>",
             "              <xs:sequence>",
         ]
-        head += [f"                <xs:element name={quoteattr(prop)} type={quoteattr(xstype)} "
-                 'minOccurs="0" />' for prop, xstype in self.properties]
+        head += [
+            f"                <xs:element name={quoteattr(prop)} type={quoteattr(xstype)} "
+            'minOccurs="0" />'
+            for prop, xstype in self.properties
+        ]
         head += [
             "              </xs:sequence>",
             "            </xs:complexType>",
@@ -92,7 +162,7 @@ class DataSource:
             "        </xs:choice>",
             "      </xs:complexType>",
             '      <xs:unique name="Constraint1" msdata:PrimaryKey="true">',
-            f'        <xs:selector xpath={quoteattr(".//" + self.entity_type)} />',
+            f"        <xs:selector xpath={quoteattr('.//' + self.entity_type)} />",
             '        <xs:field xpath="EntityID" />',
             "      </xs:unique>",
             "    </xs:element>",

@@ -81,11 +81,15 @@ def xml_date(value: datetime) -> str:
 
 def _dumps(document: dict) -> bytes:
     # DataContractJsonSerializer escapes every solidus; JSON allows it and real captures show it.
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).replace(
-        "/", "\\/").encode("utf-8")
+    return (
+        json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        .replace("/", "\\/")
+        .encode("utf-8")
+    )
 
 
-def _description(status: int) -> str:
+def status_phrase(status: int) -> str:
+    """``OK``, ``Created``, ``Service Unavailable``...: the StatusDescription of a code."""
     try:
         return HTTPStatus(status).phrase
     except ValueError:
@@ -110,8 +114,10 @@ def _json_resource(job: JobResource, quirks: set[str]) -> dict:
         ("id", job.id),
         ("links", [_json_link(link, quirks) for link in job.links] or None),
         ("name", job.name),
-        ("completedDate", None if job.completed is None or nil_completed
-         else json_date(job.completed)),
+        (
+            "completedDate",
+            None if job.completed is None or nil_completed else json_date(job.completed),
+        ),
         ("createdDate", json_date(job.created) if job.created else None),
         ("description", job.description),
         ("errorMessage", job.error_message),
@@ -123,9 +129,15 @@ def _json_resource(job: JobResource, quirks: set[str]) -> dict:
     return {key: value for key, value in members if value is not None}
 
 
-def render_json(status: int, *, trace: str, resources: Iterable[JobResource] | None = None,
-                error_details: list[str] | None = None,
-                auth: str = "ValidCredentials", quirks: set[str] = frozenset()) -> bytes:
+def render_json(
+    status: int,
+    *,
+    trace: str,
+    resources: Iterable[JobResource] | None = None,
+    error_details: list[str] | None = None,
+    auth: str = "ValidCredentials",
+    quirks: set[str] = frozenset(),
+) -> bytes:
     resource_list = list(resources or [])
     document: dict[str, object] = {
         "authenticationResultCode": auth,
@@ -134,11 +146,18 @@ def render_json(status: int, *, trace: str, resources: Iterable[JobResource] | N
     }
     if error_details:
         document["errorDetails"] = list(error_details)
-    document["resourceSets"] = ([{"estimatedTotal": len(resource_list),
-                                  "resources": [_json_resource(r, quirks) for r in resource_list]}]
-                                if resources is not None else [])
+    document["resourceSets"] = (
+        [
+            {
+                "estimatedTotal": len(resource_list),
+                "resources": [_json_resource(r, quirks) for r in resource_list],
+            }
+        ]
+        if resources is not None
+        else []
+    )
     document["statusCode"] = status
-    document["statusDescription"] = _description(status)
+    document["statusDescription"] = status_phrase(status)
     document["traceId"] = trace
     return _dumps(document)
 
@@ -189,9 +208,11 @@ def _xml_resource(job: JobResource, quirks: set[str], indent: str) -> list[str]:
     else:
         lines.append(f"{inner}<CompletedDate>{xml_date(job.completed)}</CompletedDate>")
     empty = "empty-counts" in quirks
-    for tag, value, blank in (("TotalEntityCount", job.total, False),
-                              ("ProcessedEntityCount", job.processed, empty),
-                              ("FailedEntityCount", job.failed, False)):
+    for tag, value, blank in (
+        ("TotalEntityCount", job.total, False),
+        ("ProcessedEntityCount", job.processed, empty),
+        ("FailedEntityCount", job.failed, False),
+    ):
         line = _xml_count(tag, value, blank)
         if line:
             lines.append(inner + line)
@@ -201,9 +222,15 @@ def _xml_resource(job: JobResource, quirks: set[str], indent: str) -> list[str]:
     return lines
 
 
-def render_xml(status: int, *, trace: str, resources: Iterable[JobResource] | None = None,
-               error_details: list[str] | None = None,
-               auth: str = "ValidCredentials", quirks: set[str] = frozenset()) -> bytes:
+def render_xml(
+    status: int,
+    *,
+    trace: str,
+    resources: Iterable[JobResource] | None = None,
+    error_details: list[str] | None = None,
+    auth: str = "ValidCredentials",
+    quirks: set[str] = frozenset(),
+) -> bytes:
     xsi, xsd = (WRONG_XSI, WRONG_XSD) if "wrong-xsi-namespace" in quirks else (XSI, XSD)
     lines = [
         '<?xml version="1.0" encoding="utf-8"?>',
@@ -211,7 +238,7 @@ def render_xml(status: int, *, trace: str, resources: Iterable[JobResource] | No
         f"  <Copyright>{escape(COPYRIGHT)}</Copyright>",
         f"  <BrandLogoUri>{escape(BRAND_LOGO_URI)}</BrandLogoUri>",
         f"  <StatusCode>{status}</StatusCode>",
-        f"  <StatusDescription>{escape(_description(status))}</StatusDescription>",
+        f"  <StatusDescription>{escape(status_phrase(status))}</StatusDescription>",
         f"  <AuthenticationResultCode>{escape(auth)}</AuthenticationResultCode>",
     ]
     if error_details:
@@ -223,9 +250,12 @@ def render_xml(status: int, *, trace: str, resources: Iterable[JobResource] | No
         lines.append("  <ResourceSets />")
     else:
         resource_list = list(resources)
-        lines += ["  <ResourceSets>", "    <ResourceSet>",
-                  f"      <EstimatedTotal>{len(resource_list)}</EstimatedTotal>",
-                  "      <Resources>"]
+        lines += [
+            "  <ResourceSets>",
+            "    <ResourceSet>",
+            f"      <EstimatedTotal>{len(resource_list)}</EstimatedTotal>",
+            "      <Resources>",
+        ]
         for resource in resource_list:
             lines += _xml_resource(resource, quirks, "        ")
         lines += ["      </Resources>", "    </ResourceSet>", "  </ResourceSets>"]

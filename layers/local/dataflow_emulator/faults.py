@@ -80,8 +80,11 @@ class FaultInjector:
             draw = self._random.random()
         fate = FATE_COMPLETE
         threshold = 0.0
-        for rate, candidate in ((f.abort_rate, FATE_ABORT), (f.vanish_rate, FATE_VANISH),
-                                (f.stuck_rate, FATE_STUCK)):
+        for rate, candidate in (
+            (f.abort_rate, FATE_ABORT),
+            (f.vanish_rate, FATE_VANISH),
+            (f.stuck_rate, FATE_STUCK),
+        ):
             threshold += rate
             if rate > 0 and draw < threshold:
                 fate = candidate

@@ -71,7 +71,7 @@ class Place:
     latitude: float
     longitude: float
     country_code: str
-    admin1: str | None  # the state code for US places; GeoNames' numeric codes elsewhere are useless
+    admin1: str | None  # US state code; elsewhere GeoNames has only numeric codes, not kept
     population: int
 
     @property
@@ -136,8 +136,13 @@ class _Grid:
 class Gazetteer:
     """Indexed place data. Build it with ``get_gazetteer()``; it is immutable and thread-safe."""
 
-    def __init__(self, places: Iterable[Place], postal_areas: Iterable[PostalArea],
-                 states: dict[str, str], countries: dict[str, dict]) -> None:
+    def __init__(
+        self,
+        places: Iterable[Place],
+        postal_areas: Iterable[PostalArea],
+        states: dict[str, str],
+        countries: dict[str, dict],
+    ) -> None:
         self.places_by_name: dict[str, list[Place]] = defaultdict(list)
         self.place_grid = _Grid()
         self.country_names: dict[str, str] = {}
@@ -179,11 +184,13 @@ class Gazetteer:
             by_state[area.state].append(area)
 
         for code, areas in by_state.items():
-            self.states[code] = _region(code, self.state_names.get(code, code),
-                                        [(a.latitude, a.longitude) for a in areas])
+            self.states[code] = _region(
+                code, self.state_names.get(code, code), [(a.latitude, a.longitude) for a in areas]
+            )
         for iso, members in by_country.items():
-            self.countries[iso] = _region(iso, self.country_names.get(iso, iso),
-                                          [(p.latitude, p.longitude) for p in members])
+            self.countries[iso] = _region(
+                iso, self.country_names.get(iso, iso), [(p.latitude, p.longitude) for p in members]
+            )
 
     # -- lookups ---------------------------------------------------------------------------------
 
@@ -193,8 +200,9 @@ class Gazetteer:
     def state_code(self, text: str | None) -> str | None:
         return self.state_codes.get(fold(text)) if text else None
 
-    def places_named(self, name: str | None, country: str | None = None,
-                     state: str | None = None) -> list[Place]:
+    def places_named(
+        self, name: str | None, country: str | None = None, state: str | None = None
+    ) -> list[Place]:
         """Places with this name, most populous first, optionally within a country / US state."""
         found = self.places_by_name.get(fold(name), [])
         if country:
@@ -213,14 +221,19 @@ class Gazetteer:
         return self.postal_by_city.get((fold(city), state), [])
 
     def places_near(self, lat: float, lon: float, radius_km: float) -> list[tuple[float, Place]]:
-        found = [(distance_km(lat, lon, p.latitude, p.longitude), p)
-                 for p in self.place_grid.near(lat, lon, radius_km)]
+        found = [
+            (distance_km(lat, lon, p.latitude, p.longitude), p)
+            for p in self.place_grid.near(lat, lon, radius_km)
+        ]
         return sorted((d, p) for d, p in found if d <= radius_km)
 
-    def postal_areas_near(self, lat: float, lon: float,
-                          radius_km: float) -> list[tuple[float, PostalArea]]:
-        found = [(distance_km(lat, lon, a.latitude, a.longitude), a)
-                 for a in self.postal_grid.near(lat, lon, radius_km)]
+    def postal_areas_near(
+        self, lat: float, lon: float, radius_km: float
+    ) -> list[tuple[float, PostalArea]]:
+        found = [
+            (distance_km(lat, lon, a.latitude, a.longitude), a)
+            for a in self.postal_grid.near(lat, lon, radius_km)
+        ]
         return sorted(((d, a) for d, a in found if d <= radius_km), key=lambda t: (t[0], t[1].code))
 
     def county_near(self, lat: float, lon: float, state: str | None) -> str | None:
@@ -234,8 +247,16 @@ class Gazetteer:
 def _region(code: str, name: str, points: list[tuple[float, float]]) -> Region:
     lats = sorted(p[0] for p in points)
     lons = sorted(p[1] for p in points)
-    return Region(code, name, statistics.median(lats), statistics.median(lons),
-                  lats[0], lons[0], lats[-1], lons[-1])
+    return Region(
+        code,
+        name,
+        statistics.median(lats),
+        statistics.median(lons),
+        lats[0],
+        lons[0],
+        lats[-1],
+        lons[-1],
+    )
 
 
 def _county(name: str | None) -> str | None:
@@ -285,16 +306,18 @@ def _load(min_population: int) -> Gazetteer:
             continue
         if lat == 0.0 and lon == 0.0:
             continue
-        postal_areas.append(PostalArea(
-            code=row["zip_code"],
-            city=_title(row["city"]),
-            state=row["state"],
-            county=_county(row.get("county")),
-            latitude=lat,
-            longitude=lon,
-            kind=row.get("zip_code_type") or "STANDARD",
-            other_cities=tuple(_title(c) for c in row.get("acceptable_cities") or ()),
-        ))
+        postal_areas.append(
+            PostalArea(
+                code=row["zip_code"],
+                city=_title(row["city"]),
+                state=row["state"],
+                county=_county(row.get("county")),
+                latitude=lat,
+                longitude=lon,
+                kind=row.get("zip_code_type") or "STANDARD",
+                other_cities=tuple(_title(c) for c in row.get("acceptable_cities") or ()),
+            )
+        )
     return Gazetteer(places, postal_areas, states, cache.get_countries())
 
 

@@ -49,11 +49,27 @@ _REVERSE_NEAR_KM = 40.0  # look here first: a town nearby beats a distant city
 _REVERSE_SEARCH_KM = 150.0  # beyond this, no populated place is "here"
 
 _STREET_LABELS = {
-    "AddressNumberPrefix", "AddressNumber", "AddressNumberSuffix", "StreetNamePreModifier",
-    "StreetNamePreDirectional", "StreetNamePreType", "StreetName", "StreetNamePostType",
-    "StreetNamePostDirectional", "SubaddressType", "SubaddressIdentifier", "BuildingName",
-    "OccupancyType", "OccupancyIdentifier", "CornerOf", "LandmarkName", "IntersectionSeparator",
-    "USPSBoxType", "USPSBoxID", "USPSBoxGroupType", "USPSBoxGroupID",
+    "AddressNumberPrefix",
+    "AddressNumber",
+    "AddressNumberSuffix",
+    "StreetNamePreModifier",
+    "StreetNamePreDirectional",
+    "StreetNamePreType",
+    "StreetName",
+    "StreetNamePostType",
+    "StreetNamePostDirectional",
+    "SubaddressType",
+    "SubaddressIdentifier",
+    "BuildingName",
+    "OccupancyType",
+    "OccupancyIdentifier",
+    "CornerOf",
+    "LandmarkName",
+    "IntersectionSeparator",
+    "USPSBoxType",
+    "USPSBoxID",
+    "USPSBoxGroupType",
+    "USPSBoxGroupID",
 }
 
 
@@ -71,9 +87,13 @@ class _Components:
     fuzzy: bool = False  # the locality was picked out of a longer free-form text
 
     def parse_values(self) -> list[QueryParseValue]:
-        pairs = [("AddressLine", self.address_line), ("Locality", self.locality),
-                 ("AdminDistrict", self.admin_district), ("PostalCode", self.postal_code),
-                 ("CountryRegion", self.country_region)]
+        pairs = [
+            ("AddressLine", self.address_line),
+            ("Locality", self.locality),
+            ("AdminDistrict", self.admin_district),
+            ("PostalCode", self.postal_code),
+            ("CountryRegion", self.country_region),
+        ]
         return [QueryParseValue(prop, value) for prop, value in pairs if value]
 
     def finest_level(self) -> int:
@@ -142,8 +162,9 @@ class Geocoder:
             if entity.reverse_geocode_request is not None:
                 entity.responses = self.reverse(entity.reverse_geocode_request)
             elif entity.geocode_request is not None:
-                entity.responses = self.forward(entity.geocode_request,
-                                                query_parse_default=query_parse_default)
+                entity.responses = self.forward(
+                    entity.geocode_request, query_parse_default=query_parse_default
+                )
             else:
                 raise EntityFaultError(FAULT_NO_ADDRESS)
         except EntityFaultError as fault:
@@ -155,8 +176,9 @@ class Geocoder:
 
     # -- forward -----------------------------------------------------------------------------------
 
-    def forward(self, request: GeocodeRequest, *,
-                query_parse_default: bool = False) -> list[GeocodeResponse]:
+    def forward(
+        self, request: GeocodeRequest, *, query_parse_default: bool = False
+    ) -> list[GeocodeResponse]:
         address = request.address or Address()
         if _blank(address.formatted_address) is not None:
             raise EntityFaultError(FAULT_FORMATTED_ADDRESS)
@@ -169,8 +191,7 @@ class Geocoder:
             postal_code=_blank(address.postal_code),
             country_region=_blank(address.country_region),
         )
-        if query is None and all(_blank(getattr(address, f.name)) is None
-                                 for f in fields(address)):
+        if query is None and all(_blank(getattr(address, f.name)) is None for f in fields(address)):
             raise EntityFaultError(FAULT_NO_ADDRESS)
 
         parse_values: list[QueryParseValue] = []
@@ -181,8 +202,13 @@ class Geocoder:
                 include_parse = query_parse_default
             if include_parse:
                 parse_values = parsed.parse_values()
-            for name in ("address_line", "locality", "admin_district", "postal_code",
-                         "country_region"):
+            for name in (
+                "address_line",
+                "locality",
+                "admin_district",
+                "postal_code",
+                "country_region",
+            ):
                 if getattr(given, name) is None:
                     setattr(given, name, getattr(parsed, name))
             given.fuzzy = parsed.fuzzy
@@ -214,7 +240,8 @@ class Geocoder:
             # "Denver, CO" is Colorado, not Colombia; "Toronto, CA" is Canada.
             rest = parts[:-1]
             if any(gaz.places_named(p, US, state) for p in rest) or not any(
-                    gaz.places_named(p, iso) for p in rest):
+                gaz.places_named(p, iso) for p in rest
+            ):
                 iso = None
         if iso and iso != US:
             return self._parse_foreign(parts[:-1], parts[-1], iso)
@@ -231,7 +258,7 @@ class Geocoder:
             if self.gazetteer.places_named(parts[index], iso):
                 found.locality = parts[index]
                 found.address_line = ", ".join(parts[:index]) or None
-                found.admin_district = ", ".join(parts[index + 1:]) or None
+                found.admin_district = ", ".join(parts[index + 1 :]) or None
                 return found
         if parts:
             found.locality = parts[-1]
@@ -273,7 +300,7 @@ class Geocoder:
         words = text.replace(",", " ").split()
         for size in range(len(words) - 1, 0, -1):
             for start in range(0, len(words) - size + 1):
-                candidate = " ".join(words[start:start + size])
+                candidate = " ".join(words[start : start + size])
                 if len(candidate) > 2 and gaz.places_named(candidate):
                     return _Components(locality=candidate, fuzzy=True)
         return _Components(address_line=text)
@@ -297,20 +324,22 @@ class Geocoder:
             matches = self._match_world(c)
         finest = c.finest_level()
         for match in matches:
-            if _LEVEL[match.entity_type] > finest:
-                match.codes.add("UpHierarchy")
-            if c.fuzzy and "UpHierarchy" not in match.codes:
+            # Coarser than the finest part asked for, or found in a longer free-form text.
+            if _LEVEL[match.entity_type] > finest or c.fuzzy:
                 match.codes.add("UpHierarchy")
         return matches
 
-    def _match_us(self, c: _Components, state: str | None,
-                  zip_area: PostalArea | None) -> list[_Match]:
+    def _match_us(
+        self, c: _Components, state: str | None, zip_area: PostalArea | None
+    ) -> list[_Match]:
         gaz = self.gazetteer
         unknown_state = c.admin_district is not None and state is None
         unknown_zip = c.postal_code is not None and zip_area is None
         if zip_area is not None:
             city_ok = c.locality is None or fold(c.locality) in {
-                fold(zip_area.city), *(fold(x) for x in zip_area.other_cities)}
+                fold(zip_area.city),
+                *(fold(x) for x in zip_area.other_cities),
+            }
             state_ok = state is None or state == zip_area.state
             match = self._postcode_match(zip_area)
             if not (city_ok and state_ok) or unknown_state:
@@ -421,14 +450,16 @@ class Geocoder:
         gaz = self.gazetteer
 
         near = gaz.places_near(lat, lon, _REVERSE_NEAR_KM) or gaz.places_near(
-            lat, lon, _REVERSE_SEARCH_KM)
+            lat, lon, _REVERSE_SEARCH_KM
+        )
         matches: list[_Match] = []
         place: Place | None = None
         if near:
             # A populated place's pull grows with its size: weight the distance by population^¼
             # so that a point at the edge of a town is not given to a bigger neighbour's centre.
-            distance, place = min(near, key=lambda dp: (dp[0] / max(dp[1].population, 1) ** 0.25,
-                                                        dp[1].name))
+            distance, place = min(
+                near, key=lambda dp: (dp[0] / max(dp[1].population, 1) ** 0.25, dp[1].name)
+            )
             place_match = self._place_match(place)
             place_match.confidence = _by_distance(distance, place.radius_km, 2.5 * place.radius_km)
             state = place.admin1 if place.country_code == US else None
@@ -447,7 +478,7 @@ class Geocoder:
         if wanted:
             matches = [m for m in matches if fold(m.entity_type) in wanted]
         matches = [m for m in matches if _RANK[m.confidence.casefold()] >= minimum]
-        return [m.to_response([]) for m in matches[:_max_results(request.max_results)]]
+        return [m.to_response([]) for m in matches[: _max_results(request.max_results)]]
 
     def _postal_area_for(self, lat: float, lon: float, place: Place) -> PostalArea | None:
         """The nearest ZIP filed under the chosen place's name, else the nearest ZIP at all.
@@ -455,11 +486,16 @@ class Geocoder:
         ZIP centroids alone would hand a point near a boundary to the neighbouring town; the
         place decides the locality and the ZIP follows it, so the answer stays consistent.
         """
-        areas = [(d, a) for d, a in self.gazetteer.postal_areas_near(lat, lon, 25.0)
-                 if a.kind != "PO BOX"]
+        areas = [
+            (d, a)
+            for d, a in self.gazetteer.postal_areas_near(lat, lon, 25.0)
+            if a.kind != "PO BOX"
+        ]
         for _, area in areas:
             if area.state == place.admin1 and fold(place.name) in {
-                    fold(area.city), *(fold(x) for x in area.other_cities)}:
+                fold(area.city),
+                *(fold(x) for x in area.other_cities),
+            }:
                 return area
         return areas[0][1] if areas else None
 
@@ -475,10 +511,18 @@ class Geocoder:
             radius = self._zip_radius[area.code] = min(25.0, max(1.5, 0.6 * spacing))
         formatted = f"{area.city}, {area.state} {area.code}"
         return _Match(
-            POSTCODE, area.latitude, area.longitude, _bbox(area.latitude, area.longitude, radius),
-            Address(admin_district=area.state, admin_district2=area.county,
-                    country_region=gaz.country_names[US], formatted_address=formatted,
-                    locality=area.city, postal_code=area.code),
+            POSTCODE,
+            area.latitude,
+            area.longitude,
+            _bbox(area.latitude, area.longitude, radius),
+            Address(
+                admin_district=area.state,
+                admin_district2=area.county,
+                country_region=gaz.country_names[US],
+                formatted_address=formatted,
+                locality=area.city,
+                postal_code=area.code,
+            ),
         )
 
     def _place_match(self, place: Place) -> _Match:
@@ -490,10 +534,17 @@ class Geocoder:
         else:
             formatted, county = f"{place.name}, {country}", None
         return _Match(
-            PLACE, place.latitude, place.longitude,
+            PLACE,
+            place.latitude,
+            place.longitude,
             _bbox(place.latitude, place.longitude, place.radius_km),
-            Address(admin_district=place.admin1, admin_district2=county, country_region=country,
-                    formatted_address=formatted, locality=place.name),
+            Address(
+                admin_district=place.admin1,
+                admin_district2=county,
+                country_region=country,
+                formatted_address=formatted,
+                locality=place.name,
+            ),
         )
 
     def _place_from_postal_areas(self, areas: list[PostalArea]) -> _Match:
@@ -508,25 +559,45 @@ class Geocoder:
         west = min(a.longitude for a in standard)
         east = max(a.longitude for a in standard)
         margin = _bbox(lat, lon, 2.0)
-        bbox = (min(south, margin[0]), min(west, margin[1]), max(north, margin[2]),
-                max(east, margin[3]))
+        bbox = (
+            min(south, margin[0]),
+            min(west, margin[1]),
+            max(north, margin[2]),
+            max(east, margin[3]),
+        )
         return _Match(
-            PLACE, lat, lon, bbox,
-            Address(admin_district=first.state, admin_district2=first.county,
-                    country_region=gaz.country_names[US],
-                    formatted_address=f"{first.city}, {first.state}", locality=first.city),
+            PLACE,
+            lat,
+            lon,
+            bbox,
+            Address(
+                admin_district=first.state,
+                admin_district2=first.county,
+                country_region=gaz.country_names[US],
+                formatted_address=f"{first.city}, {first.state}",
+                locality=first.city,
+            ),
         )
 
-    def _region_match(self, region: Region, entity_type: str, *, state: str | None = None) -> _Match:
+    def _region_match(
+        self, region: Region, entity_type: str, *, state: str | None = None
+    ) -> _Match:
         gaz = self.gazetteer
         if entity_type == STATE:
-            address = Address(admin_district=state, country_region=gaz.country_names[US],
-                              formatted_address=f"{region.name}, {gaz.country_names[US]}")
+            address = Address(
+                admin_district=state,
+                country_region=gaz.country_names[US],
+                formatted_address=f"{region.name}, {gaz.country_names[US]}",
+            )
         else:
             address = Address(country_region=region.name, formatted_address=region.name)
         margin = _bbox(region.latitude, region.longitude, 10.0)
-        bbox = (min(region.south, margin[0]), min(region.west, margin[1]),
-                max(region.north, margin[2]), max(region.east, margin[3]))
+        bbox = (
+            min(region.south, margin[0]),
+            min(region.west, margin[1]),
+            max(region.north, margin[2]),
+            max(region.east, margin[3]),
+        )
         return _Match(entity_type, region.latitude, region.longitude, bbox, address)
 
 
@@ -553,8 +624,12 @@ def _distance(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 def _bbox(lat: float, lon: float, radius_km: float) -> tuple[float, float, float, float]:
     dlat = radius_km / 111.32
     dlon = radius_km / (111.32 * max(math.cos(math.radians(lat)), 0.01))
-    return (max(-90.0, lat - dlat), max(-180.0, lon - dlon), min(90.0, lat + dlat),
-            min(180.0, lon + dlon))
+    return (
+        max(-90.0, lat - dlat),
+        max(-180.0, lon - dlon),
+        min(90.0, lat + dlat),
+        min(180.0, lon + dlon),
+    )
 
 
 def _by_distance(distance: float, high_within: float, medium_within: float) -> str:
@@ -572,15 +647,19 @@ def _coordinate(value: str | None, name: str, limit: float) -> float:
     if text is None:
         raise EntityFaultError(
             "To reverse geocode a location, you must specify both Location.Latitude and "
-            "Location.Longitude.")
+            "Location.Longitude."
+        )
     try:
         number = float(text)
     except ValueError:
-        raise EntityFaultError(f"The Location.{name} value '{text}' is not a valid number.") from None
+        raise EntityFaultError(
+            f"The Location.{name} value '{text}' is not a valid number."
+        ) from None
     if not math.isfinite(number) or not -limit <= number <= limit:
         raise EntityFaultError(
             f"The Location.{name} value '{text}' is out of range; it must be between "
-            f"-{limit:g} and {limit:g}.")
+            f"-{limit:g} and {limit:g}."
+        )
     return number
 
 
@@ -592,12 +671,11 @@ def _minimum_confidence(value: str | None) -> int:
     if rank is None:
         raise EntityFaultError(
             f"The ConfidenceFilter.MinimumConfidence value '{text}' is not valid; use Low, "
-            "Medium or High.")
+            "Medium or High."
+        )
     return rank
 
 
 def _max_results(value: int | None) -> int:
     # The toolkit clamps MaxResults to 1..20; without it the service returns one result.
     return 1 if value is None else min(20, max(1, int(value)))
-
-

@@ -1,20 +1,18 @@
 """Running a geocode job: read the upload, geocode each entity, write the two result sets.
 
-One streaming pass: succeeded entities go straight into their file; failed ones are spooled
-(pickled) aside and written once the pass ends, so memory stays flat whatever the job size.
+One streaming pass writes both result sets at once, so memory stays flat whatever the job size
+(except with the ``shuffled-output`` quirk, which must hold the job to shuffle it).
 Results keep the upload's format; text results keep its version line, header and columns.
 """
 
 from __future__ import annotations
 
 import logging
-import pickle
 import random
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from geocode_dataflow.schema import GeocodeEntity, open_feed, write_feed
+from geocode_dataflow.schema import FeedWriter, GeocodeEntity, open_feed
 from geocode_dataflow.schema import fault_reason as service_fault_reason
 
 from .envelopes import trace_id
@@ -26,72 +24,118 @@ logger = logging.getLogger(__name__)
 _PROGRESS_EVERY = 50
 
 
-def run_job(job: GeocodeJob, state: EmulatorState, geocoder: Geocoder, *, workdir: Path,
-            quirks: set[str], node: str, seed: int) -> None:
+def run_job(
+    job: GeocodeJob,
+    state: EmulatorState,
+    geocoder: Geocoder,
+    *,
+    workdir: Path,
+    quirks: set[str],
+    node: str,
+    seed: int,
+) -> None:
     """Process ``job`` to completion; a failure ends the job Aborted instead of raising."""
     succeeded_path = workdir / f"{job.id}.succeeded"
     failed_path = workdir / f"{job.id}.failed"
     try:
-        counts, fmt = _process(job, state, geocoder, succeeded_path, failed_path,
-                               quirks=quirks, node=node, seed=seed)
+        _finish(
+            job, state, geocoder, succeeded_path, failed_path, quirks=quirks, node=node, seed=seed
+        )
+    finally:
+        job.upload_path.unlink(missing_ok=True)  # the results are all that is kept
+
+
+def _finish(
+    job: GeocodeJob,
+    state: EmulatorState,
+    geocoder: Geocoder,
+    succeeded_path: Path,
+    failed_path: Path,
+    *,
+    quirks: set[str],
+    node: str,
+    seed: int,
+) -> None:
+    try:
+        counts, fmt = _process(
+            job, state, geocoder, succeeded_path, failed_path, quirks=quirks, node=node, seed=seed
+        )
     except Exception as exc:  # noqa: BLE001 - any failure must end the job Aborted, as the service does
         logger.exception("job %s failed", job.id)
         for path in (succeeded_path, failed_path):
             path.unlink(missing_ok=True)
-        state.finish_job(job, succeeded=0, failed=0, result_paths={}, output_format=job.input_format,
-                         error_message=f"The job could not be processed: {exc}")
+        state.finish_job(
+            job,
+            succeeded=0,
+            failed=0,
+            result_paths={},
+            output_format=job.input_format,
+            error_message=f"The job could not be processed: {exc}",
+        )
         return
     paths = {}
-    for name, path, count in (("succeeded", succeeded_path, counts[0]),
-                              ("failed", failed_path, counts[1])):
+    for name, path, count in (
+        ("succeeded", succeeded_path, counts[0]),
+        ("failed", failed_path, counts[1]),
+    ):
         if count:
             paths[name] = path
         else:
             path.unlink(missing_ok=True)  # no data, no link (and a 404 for the URL)
-    state.finish_job(job, succeeded=counts[0], failed=counts[1], result_paths=paths,
-                     output_format=fmt)
+    state.finish_job(
+        job, succeeded=counts[0], failed=counts[1], result_paths=paths, output_format=fmt
+    )
 
 
-def _process(job: GeocodeJob, state: EmulatorState, geocoder: Geocoder, succeeded_path: Path,
-             failed_path: Path, *, quirks: set[str], node: str,
-             seed: int) -> tuple[tuple[int, int], str]:
-    reader = open_feed(job.upload_path, fmt=job.input_format)
-    with reader, tempfile.TemporaryFile(dir=succeeded_path.parent) as spool:
+def _process(
+    job: GeocodeJob,
+    state: EmulatorState,
+    geocoder: Geocoder,
+    succeeded_path: Path,
+    failed_path: Path,
+    *,
+    quirks: set[str],
+    node: str,
+    seed: int,
+) -> tuple[tuple[int, int], str]:
+    with open_feed(job.upload_path, fmt=job.input_format) as reader:
         fmt = reader.format
         text = fmt != "xml"
-        layout = {"columns": reader.columns, "header": reader.header,
-                  "version_line": reader.version_line} if text else {}
-        failed_count = 0
+        layout = (
+            {
+                "columns": reader.columns,
+                "header": reader.header,
+                "version_line": reader.version_line,
+            }
+            if text
+            else {}
+        )
 
         def geocoded() -> Iterator[GeocodeEntity]:
-            nonlocal failed_count
             for position, entity in enumerate(reader):
                 _geocode(entity, geocoder, query_parse_default=text)
                 entity.trace_id = trace_id(node)
                 if text and "swapped-points" in quirks:
                     _swap_points(entity)
-                done = position + 1
-                if entity.status_code == "Success":
-                    if done % _PROGRESS_EVERY == 0:
-                        state.record_progress(job, done, None)
-                    yield entity
-                else:
-                    failed_count += 1
-                    pickle.dump(entity, spool)
-                    state.record_progress(job, done, position)
+                failed = entity.status_code != "Success"
+                if failed or (position + 1) % _PROGRESS_EVERY == 0:
+                    state.record_progress(job, position + 1, position if failed else None)
+                yield entity
 
-        entities: Iterator[GeocodeEntity] = geocoded()
+        entities: Iterable[GeocodeEntity] = geocoded()
         if "shuffled-output" in quirks:
             # The service does not keep input order (clients must join on Id): shuffle, seeded.
-            buffered = list(entities)
-            random.Random(f"{seed}:{job.id}").shuffle(buffered)
-            entities = iter(buffered)
-        with succeeded_path.open("wb") as sink:
-            succeeded = write_feed(entities, sink, fmt, **layout)
-        spool.seek(0)
-        with failed_path.open("wb") as sink:
-            write_feed(_unspool(spool), sink, fmt, **layout)
-    return (succeeded, failed_count), fmt
+            entities = list(entities)
+            random.Random(f"{seed}:{job.id}").shuffle(entities)
+        with (
+            succeeded_path.open("wb") as ok_sink,
+            failed_path.open("wb") as bad_sink,
+            FeedWriter(ok_sink, fmt, **layout) as succeeded,
+            FeedWriter(bad_sink, fmt, **layout) as failed,
+        ):
+            for entity in entities:
+                (succeeded if entity.status_code == "Success" else failed).write(entity)
+    return (succeeded.count, failed.count), fmt
 
 
 def _geocode(entity: GeocodeEntity, geocoder: Geocoder, *, query_parse_default: bool) -> None:
@@ -104,14 +148,6 @@ def _geocode(entity: GeocodeEntity, geocoder: Geocoder, *, query_parse_default: 
         entity.fault_reason = reason
         return
     geocoder.process(entity, query_parse_default=query_parse_default)
-
-
-def _unspool(spool) -> Iterator[GeocodeEntity]:
-    while True:
-        try:
-            yield pickle.load(spool)  # noqa: S301 - our own spool file, written just above
-        except EOFError:
-            return
 
 
 def _swap_points(entity: GeocodeEntity) -> None:

@@ -21,8 +21,15 @@ class EmulatorServer:
     in-flight request holds one, so keep it above the number of concurrent clients you test.
     """
 
-    def __init__(self, config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0, *,
-                 threads: int = 24, workdir: Path | None = None) -> None:
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        threads: int = 24,
+        workdir: Path | None = None,
+    ) -> None:
         self.config = config
         self.host = host
         self.port = port
@@ -70,8 +77,9 @@ class EmulatorServer:
             expose_tracebacks=False,
         )
         self.port = self._server.effective_port
-        self._thread = threading.Thread(target=self._serve, name=f"dataflow-emulator:{self.port}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._serve, name=f"dataflow-emulator:{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -108,6 +116,10 @@ class EmulatorServer:
     def __enter__(self) -> EmulatorServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

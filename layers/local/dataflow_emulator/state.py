@@ -20,6 +20,10 @@ PENDING, COMPLETED, ABORTED = "Pending", "Completed", "Aborted"
 
 # What the emulator decided, at creation, will happen to a job (fault injection).
 FATE_COMPLETE, FATE_ABORT, FATE_VANISH, FATE_STUCK = "complete", "abort", "vanish", "stuck"
+INJECTED_ABORT = (
+    "The job was aborted because an error occurred while processing it "
+    "(fault injected by the emulator: abort_rate)."
+)
 
 
 class Clock:
@@ -91,7 +95,7 @@ class JobSnapshot:
 
 
 class EmulatorState:
-    """Thread-safe store of jobs and counters. ``to_dict()`` is what ``GET /emulator/state`` shows."""
+    """Thread-safe store of jobs and counters; ``to_dict()`` is ``GET /emulator/state``."""
 
     def __init__(self, clock: Clock | None = None, *, retention_days: int = 14) -> None:
         self.clock = clock or Clock()
@@ -134,9 +138,17 @@ class EmulatorState:
                 if now - completed_at > self.retention:
                     return None
                 if job.fate == FATE_ABORT or job.error_message:
-                    return JobSnapshot(ABORTED, 0, 0, completed_at, (), job.error_message)
-                outputs = tuple(name for name, count in (("succeeded", job.succeeded_count),
-                                                         ("failed", job.failed_count)) if count)
+                    return JobSnapshot(
+                        ABORTED, 0, 0, completed_at, (), job.error_message or INJECTED_ABORT
+                    )
+                outputs = tuple(
+                    name
+                    for name, count in (
+                        ("succeeded", job.succeeded_count),
+                        ("failed", job.failed_count),
+                    )
+                    if count
+                )
                 return JobSnapshot(COMPLETED, job.total, job.failed_count, completed_at, outputs)
             span = (job.deadline - job.created_at).total_seconds()
             elapsed = (now - job.created_at).total_seconds()
@@ -154,8 +166,9 @@ class EmulatorState:
         """
         now = job.created_at
         with self.lock:
-            pending = [j for j in self.jobs.values()
-                       if j.key == job.key and self._is_pending(j, now)]
+            pending = [
+                j for j in self.jobs.values() if j.key == job.key and self._is_pending(j, now)
+            ]
             if len(pending) >= max_pending:
                 self.rejections["quota-pending"] += 1
                 return f"JobUsageQuota: Account already has {len(pending)} 'Pending' jobs"
@@ -163,8 +176,10 @@ class EmulatorState:
             today = sum(1 for j in self.jobs.values() if j.created_at > day_ago)
             if today >= max_per_day:
                 self.rejections["quota-daily"] += 1
-                return (f"JobUsageQuota: Account has already submitted {today} jobs in the past "
-                        "24 hours")
+                return (
+                    f"JobUsageQuota: Account has already submitted {today} jobs in the past "
+                    "24 hours"
+                )
             self.jobs[job.id] = job
             self.jobs_created += 1
             in_flight = sum(1 for j in self.jobs.values() if self._is_pending(j, now))
@@ -184,7 +199,9 @@ class EmulatorState:
         now = self.clock.now()
         since = now - timedelta(days=days)
         with self.lock:
-            found = [(j, self.snapshot(j, now)) for j in self.jobs.values() if j.created_at >= since]
+            found = [
+                (j, self.snapshot(j, now)) for j in self.jobs.values() if j.created_at >= since
+            ]
         visible = [(j, s) for j, s in found if s is not None]
         visible.sort(key=lambda js: (js[1].status != PENDING, -js[0].created_at.timestamp()))
         return visible
@@ -195,9 +212,16 @@ class EmulatorState:
             if failed_position is not None:
                 job.failed_positions.append(failed_position)
 
-    def finish_job(self, job: GeocodeJob, *, succeeded: int, failed: int,
-                   result_paths: dict[str, Path], output_format: str,
-                   error_message: str | None = None) -> None:
+    def finish_job(
+        self,
+        job: GeocodeJob,
+        *,
+        succeeded: int,
+        failed: int,
+        result_paths: dict[str, Path],
+        output_format: str,
+        error_message: str | None = None,
+    ) -> None:
         with self.lock:
             job.succeeded_count = succeeded
             job.failed_count = failed
@@ -214,15 +238,19 @@ class EmulatorState:
         with self.lock:
             self.download_jobs[job.id] = job
 
-    def download_job(self, *, job_id: str | None = None, name: str | None = None,
-                     key: str | None = None) -> DownloadJob | None:
+    def download_job(
+        self, *, job_id: str | None = None, name: str | None = None, key: str | None = None
+    ) -> DownloadJob | None:
         """By id, or the newest download job of the data source ``name`` created with ``key``."""
         with self.lock:
             if job_id is not None:
                 return self.download_jobs.get(job_id.lower())
-            matching = [j for j in self.download_jobs.values()
-                        if j.data_source.name.casefold() == (name or "").casefold()
-                        and (key is None or j.key == key)]
+            matching = [
+                j
+                for j in self.download_jobs.values()
+                if j.data_source.name.casefold() == (name or "").casefold()
+                and (key is None or j.key == key)
+            ]
         return max(matching, key=lambda j: j.created_at) if matching else None
 
     # -- inspection --------------------------------------------------------------------------------

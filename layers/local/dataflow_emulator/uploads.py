@@ -31,8 +31,10 @@ def _new_file(directory: Path, suffix: str) -> tuple[Path, BinaryIO]:
 
 
 def _too_large(limit: int) -> UploadError:
-    return UploadError(f"The uploaded data is larger than the limit of {limit:,} bytes "
-                       "(the limit applies to the uncompressed data).")
+    return UploadError(
+        f"The uploaded data is larger than the limit of {limit:,} bytes "
+        "(the limit applies to the uncompressed data)."
+    )
 
 
 def _copy_capped(source: BinaryIO, sink: BinaryIO, limit: int) -> int:
@@ -89,8 +91,9 @@ def unpack(path: Path, directory: Path, *, limit: int, content_encoding: str | N
         elif magic.startswith(ZIP_MAGIC):
             path = _replace(path, _unzip_first(path, directory, limit))
         elif declared_gzip:
-            raise UploadError("The request says Content-Encoding: gzip but the body is not gzip "
-                              "data.")
+            raise UploadError(
+                "The request says Content-Encoding: gzip but the body is not gzip data."
+            )
         else:
             break
         declared_gzip = False

@@ -18,7 +18,9 @@ from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.jobs import JobRecord
 
 SAMPLE = Path(__file__).resolve().parent / "samples" / "demo-addresses.xml"
-EXIT_COMPLETED, EXIT_FAILED, EXIT_REJECTED, EXIT_ERROR = 0, 1, 2, 3
+# The same meanings as the rest of the geocode-dataflow CLI: 1 invalid file (nothing sent),
+# 2 usage error, 4 the job did not complete.
+EXIT_COMPLETED, EXIT_REJECTED, EXIT_ERROR, EXIT_FAILED = 0, 1, 2, 4
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, demo: bool) -> None:

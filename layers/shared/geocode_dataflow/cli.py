@@ -485,7 +485,6 @@ def _wait(
             EXIT_NOT_FINISHED,
         ) from None
     except KeyboardInterrupt:
-        progress.close()
         raise CliError(
             f"interrupted; job {job.id} keeps running on the service: "
             f"`{PROG} download {job.id} --out DIR` fetches its results later",

@@ -123,10 +123,22 @@ def test_create_job_falls_back_to_location_header(fake_service, make_client):
 
 
 def test_create_job_without_job_or_location_says_it_may_exist(fake_service, make_client):
-    fake_service.on("POST", CREATE, Reply(201, b""))
+    fake_service.on("POST", CREATE, Reply(201, b""), Reply(201, b"<html>oops</html>"))
+    client = make_client()
 
-    with pytest.raises(ProtocolError, match="may have been created"):
-        make_client().create_job(CSV, "csv")
+    with pytest.raises(ServiceUnavailableError, match="names no job.*may have been created"):
+        client.create_job(CSV, "csv")
+    with pytest.raises(ServiceUnavailableError, match="unreadable.*may have been created"):
+        client.create_job(CSV, "csv")
+
+    assert len(fake_service.calls("POST")) == 2  # once per call: never resent
+
+
+def test_create_job_unreadable_answer_with_location_still_gives_the_job(fake_service, make_client):
+    location = f"https://spatial.virtualearth.net/REST/v1/dataflows/Geocode/{JOB_ID}"
+    fake_service.on("POST", CREATE, Reply(201, b"<html>oops</html>", {"Location": location}))
+
+    assert make_client().create_job(CSV, "csv").id == JOB_ID
 
 
 def test_create_job_xml_answer_is_read_too(fake_service, make_client):

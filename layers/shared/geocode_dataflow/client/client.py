@@ -119,8 +119,9 @@ class DataflowClient:
         * the service answered 503 (pending-job quota ``JobUsageQuota``, or unavailable) or 429:
           a refusal, the request was not processed. Resent up to ``retries`` times, waiting
           ``Retry-After`` or an exponential backoff with jitter, from the spooled body.
-        Anything else that can happen after the body left (timeout, reset, 500, 502, 504) is
-        raised at once as ``ServiceUnavailableError`` saying the job may exist.
+        Anything else that can happen after the body left (timeout, reset, 500, 502, 504, or a
+        2xx answer naming no job) is raised at once as ``ServiceUnavailableError`` whose message
+        says the job may exist: find it with ``list_jobs`` by its description before resending.
         """
         fmt = _input_format(input_format)
         params = {"input": fmt, "output": "json"}
@@ -420,22 +421,30 @@ class DataflowClient:
         if location:
             location = urljoin(url, location)
         envelope: ResponseEnvelope | None = None
+        unreadable: ProtocolError | None = None
         try:
             envelope = self._parse(response, "create job")
-        except ProtocolError:
-            if not location:
-                raise
-            logger.warning("Unreadable create response; using its Location header")
+        except ProtocolError as exc:
+            unreadable = exc
         job = envelope.jobs[0] if envelope and envelope.jobs else None
         if job is None:
             if not location:
-                raise ProtocolError(
-                    f"the service accepted the request (HTTP {response.status_code}) "
-                    "but named no job "
-                    f"(no resource, no Location header); {_MAYBE_CREATED}",
+                # A 2xx means the service took the request: the job most likely exists. Raised
+                # as transient, not ProtocolError, so that callers look for it (list_jobs, by
+                # description) rather than give up on a job that runs, or create another.
+                said = (
+                    f"its answer is unreadable ({unreadable})"
+                    if unreadable
+                    else ("its answer names no job (no resource, no Location header)")
+                )
+                raise ServiceUnavailableError(
+                    f"the service accepted the request (HTTP {response.status_code}) but "
+                    f"{said}; {_MAYBE_CREATED}",
                     status_code=response.status_code,
                     trace_id=envelope.trace_id if envelope else None,
                 )
+            if unreadable:
+                logger.warning("Unreadable create answer; the job is taken from its Location")
             job_id = unquote(urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1])
             job = DataflowJob(id=job_id, status=PENDING, self_url=location)
         elif not job.self_url and location:

@@ -49,7 +49,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a malformed record is the logging module's business
+        except (TypeError, ValueError):  # a malformed record: the handler will report it
             return True
         cleaned = redact(message)
         if cleaned != message:

@@ -1,0 +1,459 @@
+"""The geocode-dataflow CLI, in-process, against the scripted fake service (no emulator needed)."""
+
+from __future__ import annotations
+
+import io
+import json
+import runpy
+import sys
+import types
+
+import pytest
+from client_fakes import SECRET_KEY, Reply, envelope, job_resource, json_reply
+from geocode_dataflow import cli
+
+JOB_ID = "5e8d2c4b7a1f4c3e9b0d6a2f8e4c1b7d"
+CREATE = "/REST/v1/Dataflows/Geocode"
+STATUS = f"/REST/v1/dataflows/Geocode/{JOB_ID}"
+PIPE = (
+    b"Bing Spatial Data Services, 2.0\n"
+    b"Id|GeocodeRequest/Query|ReverseGeocodeRequest/Location/Latitude|ReverseGeocodeRequest/Location/Longitude\n"
+    b"1|1 Microsoft Way, Redmond, WA||\n"
+    b"2||47.64|-122.13\n"
+)
+SUCCEEDED = PIPE.replace(b"2||47.64|-122.13\n", b"")
+FAILED = PIPE.replace(b"1|1 Microsoft Way, Redmond, WA||\n", b"")
+
+
+@pytest.fixture
+def service_env(fake_service, monkeypatch):
+    monkeypatch.setenv("BING_MAPS_KEY", SECRET_KEY)
+    monkeypatch.setenv("DATAFLOW_ENDPOINT", fake_service.base_url)
+    return fake_service
+
+
+@pytest.fixture
+def feed(tmp_path):
+    path = tmp_path / "stores.txt"
+    path.write_bytes(PIPE)
+    return path
+
+
+def script_job(service, statuses=("Pending", "Completed"), outputs=None, **extra):
+    outputs = {"succeeded": SUCCEEDED, "failed": FAILED} if outputs is None else outputs
+    service.on(
+        "POST", CREATE, json_reply(201, envelope(201, job_resource(JOB_ID, base=service.url)))
+    )
+    replies = []
+    for status in statuses:
+        finished = status != "Pending"
+        resource = job_resource(
+            JOB_ID,
+            status,
+            base=service.url,
+            outputs=tuple(outputs) if finished else (),
+            totalEntityCount=2,
+            processedEntityCount=2 if finished else 1,
+            failedEntityCount=1 if "failed" in outputs and finished else 0,
+            **extra,
+        )
+        replies.append(json_reply(200, envelope(200, resource)))
+    service.on("GET", STATUS, *replies)
+    for name, body in outputs.items():
+        service.on(
+            "GET", f"{STATUS}/output/{name}", Reply(200, body, {"Content-Type": "text/plain"})
+        )
+
+
+# --- parser, configuration -----------------------------------------------------------------------
+
+
+def test_help_lists_every_command_and_the_exit_codes(capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--help"])
+
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    for command in (
+        "validate",
+        "convert",
+        "run",
+        "status",
+        "download",
+        "jobs",
+        "datasource-download",
+        "emulator",
+        "local",
+    ):
+        assert f"    {command}" in out
+    assert "exit codes:" in out and "BING_MAPS_KEY" in out and "DATAFLOW_ENDPOINT" in out
+
+
+def test_no_command_prints_usage_and_fails(capsys):
+    assert cli.main([]) == cli.EXIT_USAGE
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_cli(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["geocode_dataflow", "--version"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("geocode_dataflow", run_name="__main__")
+    assert exited.value.code == 0
+    assert "geocode-dataflow" in capsys.readouterr().out
+
+
+def test_missing_key_is_a_one_line_usage_error(monkeypatch, capsys, feed):
+    monkeypatch.delenv("BING_MAPS_KEY", raising=False)
+
+    assert cli.main(["run", str(feed), "--out", "unused"]) == cli.EXIT_USAGE
+
+    err = capsys.readouterr().err
+    assert (
+        err.strip()
+        == "geocode-dataflow: error: no Bing Maps key: set BING_MAPS_KEY (or pass --key)"
+    )
+
+
+def test_plain_http_endpoint_elsewhere_is_refused(monkeypatch, capsys):
+    monkeypatch.setenv("BING_MAPS_KEY", SECRET_KEY)
+
+    code = cli.main(
+        ["status", JOB_ID, "--endpoint", "http://spatial.virtualearth.net/REST/v1/Dataflows"]
+    )
+
+    assert code == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "plain http" in err and "Traceback" not in err and SECRET_KEY not in err
+
+
+# --- validate / convert --------------------------------------------------------------------------
+
+
+def test_validate_valid_file_with_warnings_exits_zero(feed, tmp_path, capsys):
+    warned = tmp_path / "warned.txt"
+    warned.write_bytes(PIPE + b"3|||\n")
+
+    assert cli.main(["validate", str(warned)]) == cli.EXIT_OK
+    assert "VALID" in capsys.readouterr().out
+
+
+def test_validate_invalid_file_exits_one_and_json_report(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"Bing Spatial Data Services, 2.0\nId,GeocodeRequest/Query\n1,a\n1,b\n")
+
+    assert cli.main(["validate", str(bad), "--json"]) == cli.EXIT_INVALID
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is False
+
+
+def test_validate_basic_limit(tmp_path, capsys):
+    many = tmp_path / "many.txt"
+    rows = b"".join(f"{i}|{i} Main St\n".encode() for i in range(51))
+    many.write_bytes(b"Bing Spatial Data Services, 2.0\nId|GeocodeRequest/Query\n" + rows)
+
+    assert cli.main(["validate", str(many)]) == cli.EXIT_OK
+    assert cli.main(["validate", str(many), "--basic"]) == cli.EXIT_INVALID
+    assert cli.main(["validate", str(many), "--max-entities", "60"]) == cli.EXIT_OK
+
+
+def test_validate_missing_file_is_a_usage_error(tmp_path, capsys):
+    assert cli.main(["validate", str(tmp_path / "nope.csv")]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "nope.csv" in err and "Traceback" not in err
+
+
+def test_convert_to_stdout_and_to_file(feed, tmp_path, capsysbinary):
+    assert cli.main(["convert", str(feed), "--to", "xml"]) == cli.EXIT_OK
+    assert b"<GeocodeFeed" in capsysbinary.readouterr().out
+
+    target = tmp_path / "stores.csv"
+    assert cli.main(["convert", str(feed), "--to", "csv", "-o", str(target)]) == cli.EXIT_OK
+    assert target.read_bytes().startswith(b"Bing Spatial Data Services, 2.0")
+    assert not list(tmp_path.glob(".*.part"))
+
+
+# --- run -----------------------------------------------------------------------------------------
+
+
+def test_run_uploads_polls_and_downloads_both_sets(service_env, feed, tmp_path, capsys):
+    script_job(service_env)
+    out = tmp_path / "results"
+
+    code = cli.main(
+        ["run", str(feed), "--out", str(out), "--poll-seconds", "0.01", "--description", "d1"]
+    )
+
+    assert code == cli.EXIT_OK
+    assert (out / "succeeded.txt").read_bytes() == SUCCEEDED
+    assert (out / "failed.txt").read_bytes() == FAILED
+    assert sorted(p.name for p in out.iterdir()) == ["failed.txt", "succeeded.txt"]
+    (post,) = service_env.calls("POST")
+    assert post.param("input") == "pipe" and post.param("description") == "d1" and post.body == PIPE
+    captured = capsys.readouterr()
+    progress = [line for line in captured.err.splitlines() if line.startswith(f"job {JOB_ID}:")]
+    assert progress[0].startswith(f"job {JOB_ID}: Pending, 1/2 processed (50%), elapsed 0:00:0")
+    assert progress[-1].startswith(f"job {JOB_ID}: Completed, 2/2 processed (100%)")
+    assert "\r" not in captured.err  # not a terminal: plain lines
+    assert (
+        "status:       Completed" in captured.out
+        and "2 total, 2 processed, 1 failed" in captured.out
+    )
+    assert SECRET_KEY not in captured.out + captured.err
+
+
+def test_run_invalid_file_sends_nothing(service_env, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"not a feed\n")
+
+    assert cli.main(["run", str(bad), "--out", str(tmp_path / "o")]) == cli.EXIT_INVALID
+    assert service_env.requests == []
+    assert "nothing was sent" in capsys.readouterr().err
+
+
+def test_run_aborted_job_exits_four(service_env, feed, tmp_path, capsys):
+    script_job(
+        service_env, statuses=("Aborted",), outputs={}, errorMessage="The file could not be read."
+    )
+
+    code = cli.main(["run", str(feed), "--out", str(tmp_path / "o"), "--poll-seconds", "0.01"])
+
+    assert code == cli.EXIT_ABORTED
+    assert "aborted: The file could not be read." in capsys.readouterr().err
+
+
+def test_run_timeout_exits_five_and_says_the_job_keeps_running(service_env, feed, tmp_path, capsys):
+    script_job(service_env, statuses=("Pending",))
+
+    code = cli.main(
+        [
+            "run",
+            str(feed),
+            "--out",
+            str(tmp_path / "o"),
+            "--poll-seconds",
+            "0.05",
+            "--timeout",
+            "0.2",
+        ]
+    )
+
+    assert code == cli.EXIT_NOT_FINISHED
+    err = capsys.readouterr().err
+    assert f"geocode-dataflow status {JOB_ID}" in err
+
+
+def test_run_quota_exhausted_exits_six(service_env, feed, tmp_path, capsys):
+    quota = json_reply(
+        503,
+        envelope(503, details=["JobUsageQuota: Account already has 10 'Pending' jobs"]),
+        **{"Retry-After": "0"},
+    )
+    service_env.on("POST", CREATE, quota)
+
+    assert cli.main(["run", str(feed), "--out", str(tmp_path / "o")]) == cli.EXIT_UNAVAILABLE
+    assert "JobUsageQuota" in capsys.readouterr().err
+
+
+# --- status / download / jobs --------------------------------------------------------------------
+
+
+def test_status_human_and_json(service_env, capsys):
+    script_job(service_env, statuses=("Completed",))
+
+    assert cli.main(["status", JOB_ID]) == cli.EXIT_OK
+    assert "result sets:  succeeded, failed" in capsys.readouterr().out
+    assert cli.main(["status", JOB_ID, "--json"]) == cli.EXIT_OK
+    document = json.loads(capsys.readouterr().out)
+    assert document["id"] == JOB_ID and document["status"] == "Completed"
+    assert set(document["output_urls"]) == {"succeeded", "failed"}
+
+
+def test_status_unknown_job_exits_three(service_env, capsys):
+    assert cli.main(["status", "unknown"]) == cli.EXIT_REJECTED
+    assert "HTTP 404" in capsys.readouterr().err
+
+
+def test_download_pending_job_exits_five(service_env, tmp_path, capsys):
+    script_job(service_env, statuses=("Pending",))
+
+    assert cli.main(["download", JOB_ID, "--out", str(tmp_path)]) == cli.EXIT_NOT_FINISHED
+
+
+def test_download_names_files_after_their_content(service_env, tmp_path):
+    script_job(
+        service_env,
+        statuses=("Completed",),
+        outputs={"succeeded": b'<?xml version="1.0"?><GeocodeFeed/>', "failed": FAILED},
+    )
+
+    assert cli.main(["download", JOB_ID, "--out", str(tmp_path)]) == cli.EXIT_OK
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["failed.txt", "succeeded.xml"]
+
+
+def test_jobs_table_and_json(service_env, capsys):
+    from client_fakes import fixture_bytes
+
+    service_env.on(
+        "GET", "/REST/v1/Dataflows/ListJobs", Reply(200, fixture_bytes("json/listjobs.json"))
+    )
+
+    assert cli.main(["jobs"]) == cli.EXIT_OK
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("ID") and len(table) == 4
+    assert cli.main(["jobs", "--json"]) == cli.EXIT_OK
+    assert [job["description"] for job in json.loads(capsys.readouterr().out)][1] == "Geocode"
+
+
+# --- data source download ------------------------------------------------------------------------
+
+
+def _datasource(service, status, links):
+    create = "/REST/v1/Dataflows/DataSourceDownload/acc1/Stores"
+    status_path = "/REST/v1/dataflows/DataSourceDownload/Stores"
+    resource = {
+        "id": "77776666555544443333222211110000",
+        "status": "Pending",
+        "links": [{"role": "self", "url": f"https://spatial.virtualearth.net{status_path}"}],
+    }
+    service.on("GET", create, json_reply(201, envelope(201, resource)))
+    done = dict(
+        resource,
+        status=status,
+        links=resource["links"]
+        + [
+            {
+                "role": "output",
+                "name": name,
+                "url": f"https://spatial.virtualearth.net{status_path}/output/{name}",
+            }
+            for name in links
+        ],
+        errorMessage="bad" if status == "Aborted" else None,
+    )
+    service.on("GET", status_path, json_reply(200, envelope(200, done)))
+    for name in links:
+        service.on("GET", f"{status_path}/output/{name}", Reply(200, f"<{name}/>".encode()))
+
+
+def test_datasource_download_writes_the_xml(service_env, tmp_path, capsys):
+    _datasource(service_env, "Completed", ["succeeded"])
+
+    code = cli.main(
+        ["datasource-download", "acc1", "Stores", "--out", str(tmp_path), "--poll-seconds", "0.01"]
+    )
+
+    assert code == cli.EXIT_OK
+    assert (tmp_path / "Stores.xml").read_bytes() == b"<succeeded/>"
+
+
+def test_datasource_download_aborted_keeps_the_error_log(service_env, tmp_path, capsys):
+    _datasource(service_env, "Aborted", ["failed"])
+
+    code = cli.main(
+        ["datasource-download", "acc1", "Stores", "--out", str(tmp_path), "--poll-seconds", "0.01"]
+    )
+
+    assert code == cli.EXIT_ABORTED
+    assert (tmp_path / "Stores.errors.txt").read_bytes() == b"<failed/>"
+    assert "aborted: bad" in capsys.readouterr().err
+
+
+# --- optional components -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "module"),
+    [(["emulator"], "dataflow_emulator.cli"), (["local", "demo"], "local_pipeline.cli")],
+)
+def test_optional_component_missing_says_install_the_extra(monkeypatch, capsys, argv, module):
+    monkeypatch.setitem(sys.modules, module, None)  # makes the import fail
+
+    assert cli.main(argv) == cli.EXIT_USAGE
+    assert "install the [local] extra" in capsys.readouterr().err
+
+
+def test_emulator_arguments_are_passed_through(monkeypatch):
+    seen = {}
+    fake = types.ModuleType("dataflow_emulator.cli")
+    fake.run_emulator = lambda args: seen.update(vars(args)) or 0
+    monkeypatch.setitem(sys.modules, "dataflow_emulator.cli", fake)
+
+    code = cli.main(
+        [
+            "emulator",
+            "--port",
+            "0",
+            "--key",
+            "a",
+            "--key",
+            "b",
+            "--quirk",
+            "ouput-link",
+            "--processing-seconds",
+            "0.5",
+        ]
+    )
+
+    assert code == 0
+    assert seen["host"] == "127.0.0.1" and seen["port"] == 0 and seen["key"] == ["a", "b"]
+    assert seen["quirk"] == ["ouput-link"] and seen["processing_seconds"] == 0.5
+    assert (seen["max_pending_jobs"], seen["max_jobs_per_day"], seen["retention_days"]) == (
+        10,
+        50,
+        14,
+    )
+
+
+def test_local_run_arguments_are_passed_through(monkeypatch, feed):
+    seen = {}
+    fake = types.ModuleType("local_pipeline.cli")
+    fake.run_local = lambda args: seen.update(vars(args)) or 3
+    monkeypatch.setitem(sys.modules, "local_pipeline.cli", fake)
+
+    assert cli.main(["local", "run", str(feed), "--out", "o", "--keep-running"]) == 3
+    assert (
+        seen["local_command"] == "run"
+        and seen["file"] == str(feed)
+        and seen["keep_running"] is True
+    )
+
+
+# --- pieces --------------------------------------------------------------------------------------
+
+
+def test_progress_line_rewrites_itself_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    progress = cli.ProgressLine(stream, clock=lambda: 0.0)
+    progress.update(
+        cli.DataflowJob(id="j", status="Pending", total_entity_count=10, processed_entity_count=5)
+    )
+    progress.update(
+        cli.DataflowJob(
+            id="j", status="Completed", total_entity_count=10, processed_entity_count=10
+        )
+    )
+    progress.close()
+
+    assert stream.getvalue() == (
+        "\rjob j: Pending, 5/10 processed (50%), elapsed 0:00:00"
+        "\rjob j: Completed, 10/10 processed (100%), elapsed 0:00:00\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b'\xef\xbb\xbf<?xml version="1.0"?>', "xml"),
+        (b"Bing Spatial Data Services, 2.0\nId|GeocodeRequest/Query\n", "pipe"),
+        (b"Bing Spatial Data Services, 2.0\nId\tGeocodeRequest/Query\n", "tab"),
+        (b"Bing Spatial Data Services, 2.0\nId,GeocodeRequest/Query\n", "csv"),
+        (b"", None),
+        (b"Bing Spatial Data Services, 2.0\n", None),
+    ],
+)
+def test_sniff_format(head, expected):
+    assert cli.sniff_format(head) == expected
