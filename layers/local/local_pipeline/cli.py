@@ -92,10 +92,28 @@ def run_local(args: argparse.Namespace) -> int:
             finally:
                 progress.done()
         files = pipeline.export(record, out)
-    _print_summary(record, files, log_path, sys.stdout)
+        _print_summary(record, files, log_path, sys.stdout)
+        if getattr(args, "keep_running", False):
+            _keep_running(pipeline, err)
     if record.status == jobs.COMPLETED:
         return EXIT_COMPLETED
     return EXIT_REJECTED if record.status == jobs.REJECTED else EXIT_FAILED
+
+
+def _keep_running(pipeline: Any, err: TextIO) -> None:
+    """Leave the local stack up so more files can be dropped with any S3 client."""
+    err.write(
+        "\nThe local stack keeps running (Ctrl-C stops it). Drop more files with, for example:\n"
+        f"  AWS_ENDPOINT_URL={pipeline.aws_endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \\\n"
+        f"    aws s3 cp FILE s3://{pipeline.bucket}/{pipeline.input_prefix}\n"
+        f"Results appear under s3://{pipeline.bucket}/results/ ; the emulator is at {pipeline.endpoint}\n"
+    )
+    try:
+        while True:
+            pipeline.run_schedules()
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        err.write("stopped\n")
 
 
 def _print_summary(record: JobRecord, files: list[Path], log_path: Path, out: TextIO) -> None:

@@ -135,21 +135,32 @@ class LocalPipeline:
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
         self._stack.callback(server.stop)
+        # moto's backends are per process: start from an empty AWS, leave an empty one.
+        requests.post(f"{self.aws_endpoint}/moto-api/reset", timeout=10).raise_for_status()
+        self._stack.callback(self._reset_quietly)
+        _forget_parameter_providers()
+        self._stack.callback(_forget_parameter_providers)
         requests.post(
             f"{self.aws_endpoint}/moto-api/config",
             json={"stepfunctions": {"execute_state_machine": True}},
             timeout=10,
         ).raise_for_status()
         self._stack.enter_context(self.lambdas.patched())
-        handler = pipeline_logger.registered_handler
-        previous_stream = handler.setStream(_CurrentStdout())  # type: ignore[arg-type]
-        self._stack.callback(handler.setStream, previous_stream)
+        # Not setStream(): it flushes the old stream, which a test runner may have closed. The
+        # replacement writes to the current sys.stdout, which is what the default did at import.
+        pipeline_logger.registered_handler.stream = _CurrentStdout()  # type: ignore[attr-defined]
 
         if self.options.endpoint:
             self.endpoint = self.options.endpoint
         else:
             self.endpoint = self._start_emulator()
         self._create_resources()
+
+    def _reset_quietly(self) -> None:
+        try:
+            requests.post(f"{self.aws_endpoint}/moto-api/reset", timeout=10)
+        except requests.RequestException:
+            pass  # the server is going away anyway
 
     def _start_emulator(self) -> str:
         from dataflow_emulator import EmulatorConfig, EmulatorServer
@@ -356,6 +367,16 @@ class LocalPipeline:
             target.write_text(json.dumps(record.to_document(), indent=2, sort_keys=True, default=str))
             written.append(target)
         return written
+
+
+def _forget_parameter_providers() -> None:
+    """Powertools keeps one provider per process, holding a boto3 client bound to the endpoint
+    of the moment: a second local pipeline in the same process needs fresh ones."""
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    DEFAULT_PROVIDERS.clear()
+    parameters.clear_caches()
 
 
 def _placeholder_zip() -> bytes:

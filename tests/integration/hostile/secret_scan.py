@@ -13,6 +13,18 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from hostile_corpus import good_csv, text_feed
+
+# What each job of ``run_secret_scenario`` ends as: (status, error type).
+EXPECTED_OUTCOMES = {
+    "completed.csv": ("COMPLETED", None),
+    "rejected.csv": ("REJECTED", "InvalidFeedError"),
+    "aborted.csv": ("FAILED", "JobAbortedError"),
+    "vanished.csv": ("FAILED", "JobNotFoundError"),
+    "flaky.csv": ("COMPLETED", None),
+    "wrong-key.csv": ("FAILED", "AuthenticationError"),
+}
+
 
 def forms(secret: str) -> set[str]:
     """The ways a secret can show up in text: as is, URL-encoded, lower/upper case, base64."""
@@ -151,3 +163,36 @@ def scan_pipeline(
         _search(text, where, needles, result)
         result.count("other text (captured stdout/stderr, log records, exceptions)")
     return result
+
+
+def run_secret_scenario(pipeline, key: str, wrong_key: str) -> dict[str, Any]:
+    """One job of each ending (EXPECTED_OUTCOMES), the last with ``wrong_key`` in the secret;
+    returns the final record of each by file name."""
+    from aws_lambda_powertools.utilities import parameters
+    from dataflow_emulator import FaultConfig
+
+    records: dict[str, Any] = {}
+
+    def run(name: str, data: bytes, faults: FaultConfig | None = None) -> None:
+        pipeline.emulator.set_faults(faults or FaultConfig())
+        try:
+            records[name] = pipeline.wait(pipeline.drop(data, name), timeout=120)
+        finally:
+            pipeline.emulator.set_faults(FaultConfig())
+
+    run("completed.csv", good_csv("c", 3))
+    run("rejected.csv", text_feed(["r1,en-US,Paris", "r1,en-US,Rome"]).encode())
+    run("aborted.csv", good_csv("a", 2), FaultConfig(abort_rate=1.0))
+    run("vanished.csv", good_csv("v", 2), FaultConfig(vanish_rate=1.0))
+    flaky = FaultConfig(error_rate={"*": 0.3}, reset_rate={"status": 0.2, "download": 0.2})
+    run("flaky.csv", good_csv("f", 3), flaky)
+
+    secrets = pipeline.client("secretsmanager")
+    secrets.put_secret_value(SecretId=pipeline.secret_arn, SecretString=wrong_key)
+    parameters.clear_caches()
+    try:
+        run("wrong-key.csv", good_csv("w", 2))
+    finally:
+        secrets.put_secret_value(SecretId=pipeline.secret_arn, SecretString=key)
+        parameters.clear_caches()
+    return records

@@ -7,10 +7,9 @@ history and exception text for the key (and the wrong key) in any form.
 from __future__ import annotations
 
 import pytest
-from aws_lambda_powertools.utilities import parameters
-from hostile_corpus import FAST_OPTIONS, good_csv, isolated_pipeline, text_feed
+from hostile_corpus import FAST_OPTIONS, isolated_pipeline
 from local_pipeline.stack import LocalPipelineOptions
-from secret_scan import LogCollector, forms, scan_pipeline
+from secret_scan import EXPECTED_OUTCOMES, LogCollector, forms, run_secret_scenario, scan_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -24,54 +23,13 @@ def pipeline():
         yield local
 
 
-def run_jobs(pipeline) -> dict[str, object]:
-    """One job of each kind; returns the final record of each."""
-    from dataflow_emulator import FaultConfig
-
-    records = {}
-
-    def run(name: str, data: bytes, faults: FaultConfig | None = None):
-        pipeline.emulator.set_faults(faults or FaultConfig())
-        try:
-            records[name] = pipeline.wait(pipeline.drop(data, name), timeout=120)
-        finally:
-            pipeline.emulator.set_faults(FaultConfig())
-
-    run("completed.csv", good_csv("c", 3))
-    run("rejected.csv", text_feed(["r1,en-US,Paris", "r1,en-US,Rome"]).encode())
-    run("aborted.csv", good_csv("a", 2), FaultConfig(abort_rate=1.0))
-    run("vanished.csv", good_csv("v", 2), FaultConfig(vanish_rate=1.0))
-    run(
-        "flaky.csv",
-        good_csv("f", 3),
-        FaultConfig(error_rate={"*": 0.3}, reset_rate={"status": 0.2, "download": 0.2}),
-    )
-
-    secrets = pipeline.client("secretsmanager")
-    secrets.put_secret_value(SecretId=pipeline.secret_arn, SecretString=WRONG_KEY)
-    parameters.clear_caches()
-    try:
-        run("wrong-key.csv", good_csv("w", 2))
-    finally:
-        secrets.put_secret_value(SecretId=pipeline.secret_arn, SecretString=KEY)
-        parameters.clear_caches()
-    return records
-
-
 def test_the_key_appears_nowhere(pipeline, capfd):
     with LogCollector() as logs:
-        records = run_jobs(pipeline)
+        records = run_secret_scenario(pipeline, KEY, WRONG_KEY)
     printed = capfd.readouterr()
 
     statuses = {name: (r.status, (r.error or {}).get("type")) for name, r in records.items()}
-    assert statuses == {
-        "completed.csv": ("COMPLETED", None),
-        "rejected.csv": ("REJECTED", "InvalidFeedError"),
-        "aborted.csv": ("FAILED", "JobAbortedError"),
-        "vanished.csv": ("FAILED", "JobNotFoundError"),
-        "flaky.csv": ("COMPLETED", None),
-        "wrong-key.csv": ("FAILED", "AuthenticationError"),
-    }
+    assert statuses == EXPECTED_OUTCOMES
     assert pipeline.emulator.state.faults_injected, "the flaky job met no fault"
     assert any(i.error_type for i in pipeline.lambdas.invocations), (
         "no exception text was produced to search"
