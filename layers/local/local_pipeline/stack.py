@@ -56,6 +56,7 @@ class LocalPipelineOptions:
     max_wait_seconds: float = 5.0
     max_status_checks: int | None = None
     max_entities: int | None = None
+    max_file_mb: float | None = None
     parameter_overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -278,6 +279,8 @@ class LocalPipeline:
             env["MAX_STATUS_CHECKS"] = str(o.max_status_checks)
         if o.max_entities is not None:
             env["MAX_ENTITIES"] = str(o.max_entities)
+        if o.max_file_mb is not None:
+            env["MAX_FILE_MB"] = str(o.max_file_mb)
         return env
 
     # ------------------------------------------------------------------ using it

@@ -273,3 +273,4 @@ def test_a_job_vanishing_at_the_provider_fails_with_its_reason(pipeline):
         pipeline.emulator.set_faults(FaultConfig())
     assert record.status == "FAILED"
     assert record.error["type"] == "JobNotFoundError"
+

@@ -43,6 +43,7 @@ class PipelineConfig:
     rejected_prefix: str = "rejected/"
     state_machine_arn: str | None = None
     max_entities: int = 200_000
+    max_file_bytes: int = 300 * 1024 * 1024
     initial_wait_seconds: float = 5.0
     min_wait_seconds: float = 5.0
     max_wait_seconds: float = 300.0
@@ -64,6 +65,7 @@ class PipelineConfig:
             rejected_prefix=env.get("REJECTED_PREFIX", "rejected/"),
             state_machine_arn=env.get("STATE_MACHINE_ARN") or None,
             max_entities=int(_number(env, "MAX_ENTITIES", 200_000)),
+            max_file_bytes=int(_number(env, "MAX_FILE_MB", 300) * 1024 * 1024),
             initial_wait_seconds=_number(env, "INITIAL_WAIT_SECONDS", 5.0),
             min_wait_seconds=_number(env, "MIN_WAIT_SECONDS", 5.0),
             max_wait_seconds=_number(env, "MAX_WAIT_SECONDS", 300.0),

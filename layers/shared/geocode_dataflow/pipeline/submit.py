@@ -91,7 +91,8 @@ def submit_object(bucket: str, key: str, version_id: str | None, services: Servi
         return _on_duplicate(exc.record, services)
 
     try:
-        report = validate_feed(objects.open(key, version_id), key, limits=Limits(max_entities=config.max_entities))
+        limits = Limits(max_entities=config.max_entities, max_bytes=config.max_file_bytes)
+        report = validate_feed(objects.open(key, version_id), key, limits=limits)
     except Exception:
         store.release(job_id)  # let the retried event start over
         raise
