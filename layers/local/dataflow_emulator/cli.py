@@ -56,6 +56,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     if not keys:
         keys = [secrets.token_hex(16)]
         args.key = keys
+        args.generated_key = True
     return EmulatorConfig(
         keys=set(keys),
         processing_seconds=float(getattr(args, "processing_seconds", 2.0)),
@@ -81,13 +82,17 @@ def run_emulator(args: argparse.Namespace) -> int:
         print(f"error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         return 1
     key = sorted(config.keys)[0]
+    # A key the user chose may be a real one: never print it, only a generated one.
+    generated = bool(getattr(args, "generated_key", False))
+    shown = key if generated else f"{key[:2]}... (the key you gave, {len(key)} characters)"
     print(f"Geocode Dataflow emulator listening on {server.url}", flush=True)
     print(f"  endpoint:  {server.base_url}")
     more = f" (+{len(config.keys) - 1} more)" if len(config.keys) > 1 else ""
-    print(f"  key:       {key}{more}")
+    print(f"  key:       {shown}{more}")
     print("  point a client at it:")
-    print(f"    export {ENDPOINT_ENV}={server.base_url} {KEY_ENV}={key}")
-    print("    geocode-dataflow submit ...   (or --endpoint/--key on any command)")
+    key_export = f" {KEY_ENV}={key}" if generated else ""
+    print(f"    export {ENDPOINT_ENV}={server.base_url}{key_export}")
+    print("    geocode-dataflow run FILE --out DIR   (or --endpoint/--key on any command)")
     print(f'    DataflowClient(key, endpoint="{server.base_url}")')
     print("  or use it as an HTTP proxy for clients that hard-code the service:")
     print(f"    HTTP_PROXY={server.url}   (http://spatial.virtualearth.net/... only; no https)")

@@ -8,6 +8,7 @@ date, ``xs:dateTime`` with seven fractional digits and an offset.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterable
@@ -63,9 +64,16 @@ class JobResource:
     error_message: str | None = None
 
 
-def trace_id(node: str) -> str:
-    """32 hex digits then the front-end node and service version, pipe-separated."""
-    return f"{uuid.uuid4().hex}|{node}|{SERVICE_VERSION}|"
+def trace_id(node: str, basis: str | None = None) -> str:
+    """32 hex digits then the front-end node and service version, pipe-separated.
+
+    With ``basis`` the digits are derived from it, so the same entity of the same file gets the
+    same TraceId in every run: results are byte-for-byte reproducible (the service's are not,
+    but nothing relies on that, and tests compare runs)."""
+    if basis is None:
+        return f"{uuid.uuid4().hex}|{node}|{SERVICE_VERSION}|"
+    digits = hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
+    return f"{digits}|{node}|{SERVICE_VERSION}|"
 
 
 def json_date(value: datetime) -> str:

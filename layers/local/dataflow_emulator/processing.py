@@ -114,7 +114,7 @@ def _process(
         def geocoded() -> Iterator[GeocodeEntity]:
             for position, entity in enumerate(reader):
                 _geocode(entity, geocoder, query_parse_default=text)
-                entity.trace_id = trace_id(node)
+                entity.trace_id = trace_id(node, f"{seed}:{position}:{entity!r}")
                 if text and "swapped-points" in quirks:
                     _swap_points(entity)
                 failed = entity.status_code != "Success"
