@@ -11,7 +11,6 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from geocode_dataflow.pipeline.failure import record_failure
 from geocode_dataflow.pipeline.observability import bind_job, logger, metrics, tracer
 from geocode_dataflow.pipeline.runtime import Runtime, default_runtime
@@ -20,14 +19,17 @@ from geocode_dataflow.pipeline.runtime import Runtime, default_runtime
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(raise_on_empty_metrics=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext, *, runtime: Runtime | None = None) -> dict[str, Any]:
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, *, runtime: Runtime | None = None
+) -> dict[str, Any]:
     runtime = runtime or default_runtime()
     if event.get("detail-type") == "Step Functions Execution Status Change":
         detail = EventBridgeEvent(event).detail
         job_id = detail["name"]
         error = {
             "Error": f"Execution{str(detail.get('status', 'FAILED')).title().replace('_', '')}",
-            "Cause": detail.get("cause") or f"The state machine execution ended {detail.get('status')}.",
+            "Cause": detail.get("cause")
+            or f"The state machine execution ended {detail.get('status')}.",
         }
         if detail.get("error"):
             error["Error"] = detail["error"]

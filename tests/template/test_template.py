@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from local_pipeline import template as tpl
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,14 +32,20 @@ def template() -> dict:
 
 def test_template_passes_cfn_lint():
     cfn_lint = Path(sys.executable).with_name("cfn-lint")
-    result = subprocess.run([str(cfn_lint), str(ROOT / "template.yaml")], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [str(cfn_lint), str(ROOT / "template.yaml")], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_template_passes_sam_validate_lint():
     sam = _tool("SAM_CLI", "sam")
     result = subprocess.run(
-        [sam, "validate", "--lint", "--region", "us-east-1"], cwd=ROOT, capture_output=True, text=True, check=False
+        [sam, "validate", "--lint", "--region", "us-east-1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -50,7 +55,9 @@ def test_state_machine_passes_asl_validator(tmp_path, template):
     definition = template["Resources"]["JobStateMachine"]["Properties"]["Definition"]
     path = tmp_path / "definition.json"
     path.write_text(json.dumps(definition))  # asl-validator accepts ${Placeholders}
-    result = subprocess.run([validator, "--json-path", str(path)], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [validator, "--json-path", str(path)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -78,7 +85,12 @@ def test_sam_build_succeeds(tmp_path):
     build_dir = tmp_path / "build"
     result = subprocess.run(
         [sam, "build", "--build-dir", str(build_dir), "--cache-dir", str(tmp_path / "cache")],
-        cwd=ROOT, capture_output=True, text=True, env=env, check=False, timeout=900,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     layer = build_dir / "SharedLayer" / "python"
@@ -86,7 +98,12 @@ def test_sam_build_succeeds(tmp_path):
     assert (layer / "defusedxml").exists() and (layer / "aws_lambda_powertools").exists()
     # Local-only code never reaches Lambda.
     assert not (layer / "dataflow_emulator").exists() and not (layer / "moto").exists()
-    for name in ("SubmitJobFunction", "CheckJobStatusFunction", "DownloadResultsFunction", "RecordFailureFunction"):
+    for name in (
+        "SubmitJobFunction",
+        "CheckJobStatusFunction",
+        "DownloadResultsFunction",
+        "RecordFailureFunction",
+    ):
         assert (build_dir / name / "app.py").exists()
 
 
@@ -98,17 +115,26 @@ def test_every_lambda_task_retries_lambda_service_errors_and_is_caught(template)
         assert state["Resource"] == "arn:aws:states:::lambda:invoke", name
         assert state["OutputPath"] == "$.Payload", name
         retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
-        assert {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-                "Lambda.TooManyRequestsException"} <= retried, name
+        assert {
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+        } <= retried, name
         if name != "Record Failure":
-            assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"] and state["Catch"][0]["Next"] == "Record Failure"
+            assert (
+                state["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+                and state["Catch"][0]["Next"] == "Record Failure"
+            )
 
 
 def test_poll_loop_is_total_and_bounded(template):
     definition = template["Resources"]["JobStateMachine"]["Properties"]["Definition"]
     states = definition["States"]
     assert definition["TimeoutSeconds"] > 12 * 3600
-    checks, cap = (int(template["Parameters"][p]["Default"]) for p in ("MaxStatusChecks", "MaxWaitSeconds"))
+    checks, cap = (
+        int(template["Parameters"][p]["Default"]) for p in ("MaxStatusChecks", "MaxWaitSeconds")
+    )
     assert checks * cap > 24 * 3600, "the attempt counter allows well beyond the service's 12 hours"
     assert states["Wait For Job"]["SecondsPath"] == "$.wait_seconds"
     for state in states.values():
@@ -124,7 +150,11 @@ def test_no_wildcard_actions_in_inline_policies(template):
             if not isinstance(policy, dict) or "Statement" not in policy:
                 continue
             for statement in policy["Statement"]:
-                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                actions = (
+                    statement["Action"]
+                    if isinstance(statement["Action"], list)
+                    else [statement["Action"]]
+                )
                 assert all("*" not in action for action in actions), (logical_id, actions)
 
 
@@ -132,8 +162,13 @@ def test_bucket_is_private_encrypted_and_tls_only(template):
     props = template["Resources"]["DataBucket"]["Properties"]
     assert all(props["PublicAccessBlockConfiguration"].values())
     assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    statement = template["Resources"]["DataBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
-    assert statement["Effect"] == "Deny" and statement["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+    statement = template["Resources"]["DataBucketPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ][0]
+    assert (
+        statement["Effect"] == "Deny"
+        and statement["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+    )
 
 
 def test_table_has_pitr_ttl_and_status_index(template):
@@ -148,11 +183,21 @@ def test_table_has_pitr_ttl_and_status_index(template):
 def test_input_notifications_cover_every_accepted_suffix(template):
     filters = tpl.s3_event_filters(template, "SubmitJobFunction")
     assert {prefix for prefix, _ in filters} == {"inbox/"}
-    assert {suffix for _, suffix in filters} >= {".xml", ".csv", ".tab", ".tsv", ".txt", ".pipe", ".gz"}
+    assert {suffix for _, suffix in filters} >= {
+        ".xml",
+        ".csv",
+        ".tab",
+        ".tsv",
+        ".txt",
+        ".pipe",
+        ".gz",
+    }
 
 
 def test_every_function_has_a_log_group_with_retention(template):
-    functions = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"]
+    functions = [
+        k for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
+    ]
     groups = [r for r in template["Resources"].values() if r["Type"] == "AWS::Logs::LogGroup"]
     named = {g["Properties"]["LogGroupName"]["Fn::Sub"] for g in groups}
     for function in functions:

@@ -25,10 +25,18 @@ EXIT_COMPLETED, EXIT_REJECTED, EXIT_ERROR, EXIT_FAILED = 0, 1, 2, 4
 
 def add_arguments(parser: argparse.ArgumentParser, *, demo: bool) -> None:
     if not demo:
-        parser.add_argument("file", type=Path, help="a Data Schema v2.0 file (xml, csv, tab, pipe; .gz accepted)")
-    parser.add_argument("--out", type=Path, default=Path("local-results"), help="folder that receives the outputs")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the job (default 600)")
-    parser.add_argument("--processing-seconds", type=float, default=2.0, help="emulated processing time per job")
+        parser.add_argument(
+            "file", type=Path, help="a Data Schema v2.0 file (xml, csv, tab, pipe; .gz accepted)"
+        )
+    parser.add_argument(
+        "--out", type=Path, default=Path("local-results"), help="folder that receives the outputs"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds to wait for the job (default 600)"
+    )
+    parser.add_argument(
+        "--processing-seconds", type=float, default=2.0, help="emulated processing time per job"
+    )
 
 
 class _Progress:
@@ -74,7 +82,9 @@ def run_local(args: argparse.Namespace) -> int:
     if not source.is_file():
         print(f"error: {source} is not a file", file=sys.stderr)
         return EXIT_ERROR
-    options = LocalPipelineOptions(emulator_processing_seconds=float(getattr(args, "processing_seconds", 2.0) or 0))
+    options = LocalPipelineOptions(
+        emulator_processing_seconds=float(getattr(args, "processing_seconds", 2.0) or 0)
+    )
     err = sys.stderr
     with LocalPipeline(options) as pipeline:
         log_path = out / "lambda-logs.jsonl"
@@ -88,7 +98,9 @@ def run_local(args: argparse.Namespace) -> int:
             job_id = pipeline.drop(source)
             progress = _Progress(err)
             try:
-                record = pipeline.wait(job_id, timeout=float(getattr(args, "timeout", 600.0)), on_progress=progress)
+                record = pipeline.wait(
+                    job_id, timeout=float(getattr(args, "timeout", 600.0)), on_progress=progress
+                )
             finally:
                 progress.done()
         files = pipeline.export(record, out)
@@ -150,7 +162,9 @@ def _describe(entity: Any) -> str:
         return f"{entity.id:<14} no match"
     best = entity.responses[0]
     point = best.point or (best.geocode_points[0] if best.geocode_points else None)
-    where = f"{float(point.latitude):9.4f}, {float(point.longitude):10.4f}" if point else "(no point)"
+    where = (
+        f"{float(point.latitude):9.4f}, {float(point.longitude):10.4f}" if point else "(no point)"
+    )
     return f"{entity.id:<14} {where}  {best.name or ''}  [{best.entity_type}, {best.confidence}, {best.match_codes}]"
 
 

@@ -93,9 +93,22 @@ class InProcessLambdas:
             except Exception as exc:  # noqa: BLE001 - reported as Lambda reports it
                 error_type = type(exc).__name__
                 stack = traceback.format_exception(exc)
-                result = {"errorType": error_type, "errorMessage": str(exc), "stackTrace": stack[-3:]}
+                result = {
+                    "errorType": error_type,
+                    "errorMessage": str(exc),
+                    "stackTrace": stack[-3:],
+                }
                 payload = json.dumps(result)
-                print(json.dumps({"level": "ERROR", "message": "Unhandled exception", "errorType": error_type, "errorMessage": str(exc)}))
+                print(
+                    json.dumps(
+                        {
+                            "level": "ERROR",
+                            "message": "Unhandled exception",
+                            "errorType": error_type,
+                            "errorMessage": str(exc),
+                        }
+                    )
+                )
         output = buffer.getvalue()
         self.invocations.append(Invocation(name, event, result, error_type, output))
         for listener in self.output_listeners:

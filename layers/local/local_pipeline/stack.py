@@ -26,12 +26,12 @@ from typing import Any
 
 import boto3
 import requests
-
 from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.config import PipelineConfig
 from geocode_dataflow.pipeline.jobs import JobRecord
 from geocode_dataflow.pipeline.observability import logger as pipeline_logger
 from geocode_dataflow.pipeline.runtime import Runtime
+
 from local_pipeline import template as tpl
 from local_pipeline.lambdas import InProcessLambdas
 
@@ -181,8 +181,14 @@ class LocalPipeline:
     def _parameters(self) -> dict[str, Any]:
         values = tpl.parameter_defaults(self.template)
         values.update(self.options.parameter_overrides)
-        values.update({"AWS::AccountId": ACCOUNT_ID, "AWS::Region": REGION, "AWS::StackName": STACK_NAME,
-                       "AWS::Partition": "aws"})
+        values.update(
+            {
+                "AWS::AccountId": ACCOUNT_ID,
+                "AWS::Region": REGION,
+                "AWS::StackName": STACK_NAME,
+                "AWS::Partition": "aws",
+            }
+        )
         return values
 
     def _resolve(self, value: Any) -> Any:
@@ -199,10 +205,14 @@ class LocalPipeline:
 
     def _create_resources(self) -> None:
         template = self.template
-        self.bucket = self._resolve({"Fn::Sub": "${BucketNamePrefix}-${AWS::AccountId}-${AWS::Region}"})
+        self.bucket = self._resolve(
+            {"Fn::Sub": "${BucketNamePrefix}-${AWS::AccountId}-${AWS::Region}"}
+        )
         s3 = self.client("s3")
         s3.create_bucket(Bucket=self.bucket)
-        versioning = template["Resources"]["DataBucket"]["Properties"].get("VersioningConfiguration")
+        versioning = template["Resources"]["DataBucket"]["Properties"].get(
+            "VersioningConfiguration"
+        )
         if versioning:
             s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration=versioning)
 
@@ -211,7 +221,9 @@ class LocalPipeline:
         dynamodb.create_table(TableName=self.table_name, **tpl.table_schema(template))
         self.resources["JobsTable"] = self.table_name
 
-        secret = self.client("secretsmanager").create_secret(Name="local/bing-maps-key", SecretString=self.key)
+        secret = self.client("secretsmanager").create_secret(
+            Name="local/bing-maps-key", SecretString=self.key
+        )
         self.secret_arn = secret["ARN"]
         overrides = {"BingMapsKeySecretArn": self.secret_arn, "DataflowEndpoint": self.endpoint}
         self.options.parameter_overrides = {**overrides, **self.options.parameter_overrides}
@@ -219,8 +231,18 @@ class LocalPipeline:
         iam = self.client("iam")
         role = iam.create_role(
             RoleName=ROLE_NAME,
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
         )["Role"]["Arn"]
 
         specs = tpl.functions(template)
@@ -254,15 +276,23 @@ class LocalPipeline:
 
         s3.put_bucket_notification_configuration(
             Bucket=self.bucket,
-            NotificationConfiguration={"LambdaFunctionConfigurations": [
-                {
-                    "LambdaFunctionArn": function_arns["SubmitJobFunction"],
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [
-                        {"Name": "prefix", "Value": prefix}, {"Name": "suffix", "Value": suffix}]}},
-                }
-                for prefix, suffix in tpl.s3_event_filters(template, "SubmitJobFunction")
-            ]},
+            NotificationConfiguration={
+                "LambdaFunctionConfigurations": [
+                    {
+                        "LambdaFunctionArn": function_arns["SubmitJobFunction"],
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {
+                            "Key": {
+                                "FilterRules": [
+                                    {"Name": "prefix", "Value": prefix},
+                                    {"Name": "suffix", "Value": suffix},
+                                ]
+                            }
+                        },
+                    }
+                    for prefix, suffix in tpl.s3_event_filters(template, "SubmitJobFunction")
+                ]
+            },
         )
         self.input_prefix = PipelineConfig.from_env(
             {n: str(self._resolve(v)) for n, v in specs["SubmitJobFunction"].environment.items()}
@@ -298,10 +328,14 @@ class LocalPipeline:
         return jobs.make_job_id(self.bucket, key, version)
 
     def record(self, job_id: str) -> JobRecord | None:
-        item = self.client("dynamodb").get_item(TableName=self.table_name, Key={"job_id": {"S": job_id}})
+        item = self.client("dynamodb").get_item(
+            TableName=self.table_name, Key={"job_id": {"S": job_id}}
+        )
         if "Item" not in item:
             return None
-        table = boto3.resource("dynamodb", endpoint_url=self.aws_endpoint, region_name=REGION).Table(self.table_name)
+        table = boto3.resource(
+            "dynamodb", endpoint_url=self.aws_endpoint, region_name=REGION
+        ).Table(self.table_name)
         return jobs.JobStore(table).get(job_id)
 
     def execution(self, job_id: str) -> dict[str, Any] | None:
@@ -320,7 +354,11 @@ class LocalPipeline:
         return events
 
     def wait(
-        self, job_id: str, *, timeout: float = 120.0, on_progress: Callable[[JobRecord | None], None] | None = None
+        self,
+        job_id: str,
+        *,
+        timeout: float = 120.0,
+        on_progress: Callable[[JobRecord | None], None] | None = None,
     ) -> JobRecord:
         """Block until the job record is final and its execution (if any) has ended."""
         deadline = time.monotonic() + timeout
@@ -334,7 +372,9 @@ class LocalPipeline:
                 if execution is None or execution["status"] != "RUNNING":
                     return record
             if time.monotonic() > deadline:
-                raise TimeoutError(f"job {job_id} not finished after {timeout:.0f}s (record: {record and record.status})")
+                raise TimeoutError(
+                    f"job {job_id} not finished after {timeout:.0f}s (record: {record and record.status})"
+                )
             time.sleep(0.2)
 
     def run_schedules(self, *, force: bool = False) -> None:
@@ -342,7 +382,9 @@ class LocalPipeline:
         now = time.monotonic()
         if force or now - self._last_schedule >= SCHEDULE_SECONDS:
             self._last_schedule = now
-            self.lambdas.invoke("DispatchQueuedFunction", {"detail-type": "Scheduled Event", "source": "aws.events"})
+            self.lambdas.invoke(
+                "DispatchQueuedFunction", {"detail-type": "Scheduled Event", "source": "aws.events"}
+            )
 
     def objects(self, prefix: str = "") -> Iterator[str]:
         s3 = self.client("s3")
@@ -367,7 +409,9 @@ class LocalPipeline:
             written.append(target)
         if not record.outputs.get("job"):
             target = out_dir / "job.json"
-            target.write_text(json.dumps(record.to_document(), indent=2, sort_keys=True, default=str))
+            target.write_text(
+                json.dumps(record.to_document(), indent=2, sort_keys=True, default=str)
+            )
             written.append(target)
         return written
 

@@ -87,7 +87,9 @@ def s3_event_filters(template: dict[str, Any], function_id: str) -> list[tuple[s
     return filters
 
 
-def state_machine_definition(template: dict[str, Any], substitutions: dict[str, str], logical_id: str = "JobStateMachine") -> str:
+def state_machine_definition(
+    template: dict[str, Any], substitutions: dict[str, str], logical_id: str = "JobStateMachine"
+) -> str:
     """The ASL document with ``${Name}`` placeholders replaced (regex, not string.Template,
     which would mangle ``$$.Execution.Id`` and ``$.x``)."""
     definition = template["Resources"][logical_id]["Properties"]["Definition"]

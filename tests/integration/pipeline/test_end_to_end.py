@@ -13,20 +13,28 @@ from pathlib import Path
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
-
 from geocode_dataflow.schema import open_feed
 from local_pipeline.stack import LocalPipeline, LocalPipelineOptions
 
 pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "pipeline"
-SAMPLE = Path(__file__).resolve().parents[3] / "layers" / "local" / "local_pipeline" / "samples" / "demo-addresses.xml"
+SAMPLE = (
+    Path(__file__).resolve().parents[3]
+    / "layers"
+    / "local"
+    / "local_pipeline"
+    / "samples"
+    / "demo-addresses.xml"
+)
 
-CSV_HEADER = "Id, GeocodeRequest/Culture, GeocodeRequest/Query, GeocodeRequest/Address/AddressLine, " \
-    "GeocodeRequest/Address/Locality, GeocodeRequest/Address/AdminDistrict, GeocodeRequest/Address/PostalCode, " \
-    "ReverseGeocodeRequest/Location/Latitude, ReverseGeocodeRequest/Location/Longitude, " \
-    "GeocodeResponse/Point/Latitude, GeocodeResponse/Point/Longitude, GeocodeResponse/EntityType, " \
+CSV_HEADER = (
+    "Id, GeocodeRequest/Culture, GeocodeRequest/Query, GeocodeRequest/Address/AddressLine, "
+    "GeocodeRequest/Address/Locality, GeocodeRequest/Address/AdminDistrict, GeocodeRequest/Address/PostalCode, "
+    "ReverseGeocodeRequest/Location/Latitude, ReverseGeocodeRequest/Location/Longitude, "
+    "GeocodeResponse/Point/Latitude, GeocodeResponse/Point/Longitude, GeocodeResponse/EntityType, "
     "GeocodeResponse/Confidence, StatusCode, FaultReason"
+)
 ROWS = [
     ["r1", "en-US", "", "1 Microsoft Way", "Redmond", "WA", "98052"],
     ["r2", "en-US", "Denver, CO"],
@@ -59,7 +67,11 @@ def provider_job_count(pipeline: LocalPipeline) -> int:
 
 
 def state_names(pipeline: LocalPipeline, job_id: str) -> list[str]:
-    return [e["stateEnteredEventDetails"]["name"] for e in pipeline.history(job_id) if "stateEnteredEventDetails" in e]
+    return [
+        e["stateEnteredEventDetails"]["name"]
+        for e in pipeline.history(job_id)
+        if "stateEnteredEventDetails" in e
+    ]
 
 
 def job_json(pipeline: LocalPipeline, record) -> dict:
@@ -75,7 +87,10 @@ def test_mixed_forward_and_reverse_job_completes_with_both_sets(pipeline):
     assert (record.succeeded_entities, record.failed_entities) == (6, 1)
     assert record.provider_job_id and record.input.version_id
     assert set(record.outputs) == {"succeeded", "failed", "job"}
-    assert all(uri.startswith(f"s3://{pipeline.bucket}/results/demo-addresses.xml/{job_id}/") for uri in record.outputs.values())
+    assert all(
+        uri.startswith(f"s3://{pipeline.bucket}/results/demo-addresses.xml/{job_id}/")
+        for uri in record.outputs.values()
+    )
 
     succeeded = pipeline.read(record.outputs["succeeded"])
     failed = pipeline.read(record.outputs["failed"])
@@ -86,16 +101,25 @@ def test_mixed_forward_and_reverse_job_completes_with_both_sets(pipeline):
     assert bad["empty"].status_code == "BadRequest"
     assert "at least one address field" in bad["empty"].fault_reason
     hq = ok["hq"].responses[0]
-    assert abs(float(hq.point.latitude) - 47.64) < 0.1 and abs(float(hq.point.longitude) + 122.13) < 0.1
+    assert (
+        abs(float(hq.point.latitude) - 47.64) < 0.1
+        and abs(float(hq.point.longitude) + 122.13) < 0.1
+    )
     assert "Redmond" in (ok["near-redmond"].responses[0].address.locality or "")
 
     document = job_json(pipeline, record)
     assert document["status"] == "COMPLETED"
-    assert (document["total_entities"], document["succeeded_entities"], document["failed_entities"]) == (7, 6, 1)
+    assert (
+        document["total_entities"],
+        document["succeeded_entities"],
+        document["failed_entities"],
+    ) == (7, 6, 1)
     assert document["input"]["uri"] == f"s3://{pipeline.bucket}/inbox/demo-addresses.xml"
 
     names = state_names(pipeline, job_id)
-    assert names[0] == "Wait For Job" and "Check Job Status" in names and names[-1] == "Job Completed"
+    assert (
+        names[0] == "Wait For Job" and "Check Job Status" in names and names[-1] == "Job Completed"
+    )
     assert pipeline.execution(job_id)["status"] == "SUCCEEDED"
 
 
@@ -153,7 +177,9 @@ def test_rejected_file_gets_a_report_and_no_provider_job(pipeline):
     assert record.provider_job_id is None
     assert provider_job_count(pipeline) == before
     report = json.loads(pipeline.read(record.rejection_report))
-    assert record.rejection_report.startswith(f"s3://{pipeline.bucket}/rejected/broken.csv/{job_id}/")
+    assert record.rejection_report.startswith(
+        f"s3://{pipeline.bucket}/rejected/broken.csv/{job_id}/"
+    )
     messages = " ".join(issue["message"] for issue in report["report"]["errors"])
     assert "NotAColumn" in messages
     assert pipeline.execution(job_id) is None
@@ -167,8 +193,18 @@ def test_duplicate_event_creates_one_provider_job(pipeline):
     record = pipeline.wait(job_id)
     # Deliver the same event again, as S3 may: same object version, same job.
     version = record.input.version_id
-    event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {
-        "bucket": {"name": pipeline.bucket}, "object": {"key": "inbox/twice.pipe", "versionId": version}}}]}
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": pipeline.bucket},
+                    "object": {"key": "inbox/twice.pipe", "versionId": version},
+                },
+            }
+        ]
+    }
     result = pipeline.lambdas.invoke("SubmitJobFunction", event)
     assert json.loads(result[0])["jobs"][0]["detail"] == "duplicate delivery"
     assert provider_job_count(pipeline) == before + 1
@@ -238,8 +274,10 @@ def test_status_and_download_handlers_on_the_events_payloads(pipeline, load_even
     assert done.status == "COMPLETED"
     table = pipeline.client("dynamodb")
     table.update_item(
-        TableName=pipeline.table_name, Key={"job_id": {"S": job_id}},
-        UpdateExpression="SET #s = :p", ExpressionAttributeNames={"#s": "status"},
+        TableName=pipeline.table_name,
+        Key={"job_id": {"S": job_id}},
+        UpdateExpression="SET #s = :p",
+        ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":p": {"S": "PENDING"}},
     )
 
@@ -248,7 +286,10 @@ def test_status_and_download_handlers_on_the_events_payloads(pipeline, load_even
     payload, is_error, _ = pipeline.lambdas.invoke("CheckJobStatusFunction", status_event)
     result = json.loads(payload)
     assert not is_error, result
-    assert result["status"] == "COMPLETED" and result["attempt"] == status_event["state"]["attempt"] + 1
+    assert (
+        result["status"] == "COMPLETED"
+        and result["attempt"] == status_event["state"]["attempt"] + 1
+    )
     assert result["wait_seconds"] >= 0 and result["progress"]["total"] == 3
 
     download_event = load_event("download_results_completed")
@@ -273,4 +314,3 @@ def test_a_job_vanishing_at_the_provider_fails_with_its_reason(pipeline):
         pipeline.emulator.set_faults(FaultConfig())
     assert record.status == "FAILED"
     assert record.error["type"] == "JobNotFoundError"
-

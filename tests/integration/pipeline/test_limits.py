@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from local_pipeline.stack import LocalPipeline, LocalPipelineOptions
 
 pytestmark = pytest.mark.integration
@@ -22,7 +21,11 @@ def test_a_file_over_the_configured_size_limit_is_rejected_before_any_provider_c
     data = text_file(rows)
     assert len(data) > 512 * 1024
     options = LocalPipelineOptions(
-        emulator_processing_seconds=0, initial_wait_seconds=0, min_wait_seconds=0, max_wait_seconds=0, max_file_mb=0.5
+        emulator_processing_seconds=0,
+        initial_wait_seconds=0,
+        min_wait_seconds=0,
+        max_wait_seconds=0,
+        max_file_mb=0.5,
     )
     with LocalPipeline(options) as small:
         record = small.wait(small.drop(data, "too-big.csv"))

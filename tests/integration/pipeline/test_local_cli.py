@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from geocode_dataflow.cli import main
 from geocode_dataflow.schema import open_feed
 
@@ -15,16 +14,36 @@ pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "pipeline"
 
 
-def test_local_run_of_a_seven_entity_feed_writes_both_sets_and_a_matching_job_json(tmp_path, capsys):
+def test_local_run_of_a_seven_entity_feed_writes_both_sets_and_a_matching_job_json(
+    tmp_path, capsys
+):
     out = tmp_path / "out"
-    code = main(["local", "run", str(FIXTURES / "seven-mixed.xml"), "--out", str(out), "--processing-seconds", "0.3"])
+    code = main(
+        [
+            "local",
+            "run",
+            str(FIXTURES / "seven-mixed.xml"),
+            "--out",
+            str(out),
+            "--processing-seconds",
+            "0.3",
+        ]
+    )
 
     assert code == 0
-    assert {p.name for p in out.iterdir()} == {"succeeded.xml", "failed.xml", "job.json", "lambda-logs.jsonl"}
+    assert {p.name for p in out.iterdir()} == {
+        "succeeded.xml",
+        "failed.xml",
+        "job.json",
+        "lambda-logs.jsonl",
+    }
     with open_feed(out / "failed.xml") as feed:
         failed = list(feed)
     assert [e.id for e in failed] == ["a4"]
-    assert failed[0].fault_reason == "To geocode a location, you must specify at least one address field."
+    assert (
+        failed[0].fault_reason
+        == "To geocode a location, you must specify at least one address field."
+    )
     with open_feed(out / "succeeded.xml") as feed:
         succeeded = list(feed)
     assert sorted(e.id for e in succeeded) == ["a1", "a2", "a3", "a5", "a6", "a7"]

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.config import ConfigurationError, PipelineConfig
 from geocode_dataflow.pipeline.failure import describe_error
-from geocode_dataflow.pipeline.status import Progress, UnknownJobStatusError, next_wait, normalise_status
+from geocode_dataflow.pipeline.status import (
+    Progress,
+    UnknownJobStatusError,
+    next_wait,
+    normalise_status,
+)
 from geocode_dataflow.pipeline.submit import input_name
 
 ENV = {
@@ -82,14 +86,20 @@ def test_wait_is_shortened_when_progress_says_the_job_is_nearly_done():
 
 
 def test_describe_error_reads_a_lambda_cause_document():
-    cause = json.dumps({"errorMessage": "401: key refused", "errorType": "AuthenticationError", "stackTrace": []})
+    cause = json.dumps(
+        {"errorMessage": "401: key refused", "errorType": "AuthenticationError", "stackTrace": []}
+    )
     assert describe_error({"Error": "AuthenticationError", "Cause": cause}) == {
-        "type": "AuthenticationError", "message": "401: key refused"}
+        "type": "AuthenticationError",
+        "message": "401: key refused",
+    }
 
 
 def test_describe_error_keeps_plain_causes_and_handles_missing_errors():
     assert describe_error({"Error": "JobAbortedError", "Cause": "bad data"}) == {
-        "type": "JobAbortedError", "message": "bad data"}
+        "type": "JobAbortedError",
+        "message": "bad data",
+    }
     assert describe_error(None)["type"] == "UnknownError"
 
 

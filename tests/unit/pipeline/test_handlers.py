@@ -8,19 +8,20 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.config import PipelineConfig
-from geocode_dataflow.pipeline.jobs import InputObject, JobStore
+from geocode_dataflow.pipeline.jobs import InputObject
 from geocode_dataflow.pipeline.runtime import Runtime
+from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[3]
 BUCKET = "geocode-dataflow-123456789012-us-east-1"
 
 
 def handler(function: str):
-    spec = importlib.util.spec_from_file_location(f"app_{function}", ROOT / "functions" / function / "app.py")
+    spec = importlib.util.spec_from_file_location(
+        f"app_{function}", ROOT / "functions" / function / "app.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.lambda_handler
@@ -50,7 +51,8 @@ def runtime():
             BillingMode="PAY_PER_REQUEST",
         )
         config = PipelineConfig(
-            jobs_table_name="jobs", bucket_name=BUCKET,
+            jobs_table_name="jobs",
+            bucket_name=BUCKET,
             key_secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:none",
             dataflow_endpoint="http://127.0.0.1:9/REST/v1/Dataflows",
             state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:none",
@@ -59,9 +61,13 @@ def runtime():
 
 
 def _pending_record(runtime: Runtime, job_id: str) -> None:
-    source = InputObject(bucket=BUCKET, key="inbox/customers/store list 2026.csv", version_id="v", etag="e", size=1)
+    source = InputObject(
+        bucket=BUCKET, key="inbox/customers/store list 2026.csv", version_id="v", etag="e", size=1
+    )
     runtime.store.claim(job_id, source)
-    runtime.store.update(job_id, status=jobs.PENDING, provider_job_id="5bf10c37df944083b1879fbb0556e67e")
+    runtime.store.update(
+        job_id, status=jobs.PENDING, provider_job_id="5bf10c37df944083b1879fbb0556e67e"
+    )
 
 
 def test_submit_rejects_an_invalid_file_without_calling_the_provider(runtime, load_event):
@@ -79,10 +85,19 @@ def test_submit_rejects_an_invalid_file_without_calling_the_provider(runtime, lo
     outcome = result["jobs"][0]
     assert outcome["status"] == "REJECTED"
     record = runtime.store.get(outcome["job_id"])
-    assert record.status == "REJECTED" and record.input.key == key and record.input.version_id == put["VersionId"]
-    assert record.rejection_report.endswith(f"/rejected/customers/store list 2026.csv/{record.job_id}/rejection.json")
-    report = json.loads(boto3.client("s3").get_object(
-        Bucket=BUCKET, Key=record.rejection_report.split(f"{BUCKET}/", 1)[1])["Body"].read())
+    assert (
+        record.status == "REJECTED"
+        and record.input.key == key
+        and record.input.version_id == put["VersionId"]
+    )
+    assert record.rejection_report.endswith(
+        f"/rejected/customers/store list 2026.csv/{record.job_id}/rejection.json"
+    )
+    report = json.loads(
+        boto3.client("s3")
+        .get_object(Bucket=BUCKET, Key=record.rejection_report.split(f"{BUCKET}/", 1)[1])["Body"]
+        .read()
+    )
     assert report["status"] == "REJECTED" and report["report"]["errors"]
 
 

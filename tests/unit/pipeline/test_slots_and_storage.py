@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from geocode_dataflow.pipeline.slots import ProviderSlots
 from geocode_dataflow.pipeline.storage import ObjectStore
+from moto import mock_aws
 
 
 @pytest.fixture

@@ -29,7 +29,9 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError as exc:
-        raise ConfigurationError(f"environment variable {name} must be a number, got {raw!r}") from exc
+        raise ConfigurationError(
+            f"environment variable {name} must be a number, got {raw!r}"
+        ) from exc
 
 
 @dataclass(frozen=True)

@@ -14,22 +14,34 @@ from geocode_dataflow.pipeline.submit import Services, SubmitOutcome, is_stale, 
 def dispatch_queued(services: Services, *, limit: int = 25) -> list[SubmitOutcome]:
     store = services.store
     for stale in (r for r in store.with_status(jobs.RECEIVED, limit) if is_stale(r)):
-        store.update(stale.job_id, allowed_from=frozenset({jobs.RECEIVED}), status=jobs.QUEUED,
-                     queued_reason="resumed after an interrupted submission")
+        store.update(
+            stale.job_id,
+            allowed_from=frozenset({jobs.RECEIVED}),
+            status=jobs.QUEUED,
+            queued_reason="resumed after an interrupted submission",
+        )
 
     started: list[SubmitOutcome] = []
     for record in store.with_status(jobs.QUEUED, limit):
         decision = services.slots.try_acquire(record.job_id)
         if not decision.acquired:
             if decision.reason != record.queued_reason:
-                store.update(record.job_id, allowed_from=frozenset({jobs.QUEUED}), queued_reason=decision.reason)
+                store.update(
+                    record.job_id,
+                    allowed_from=frozenset({jobs.QUEUED}),
+                    queued_reason=decision.reason,
+                )
             break
-        if not store.update(record.job_id, allowed_from=frozenset({jobs.QUEUED}), status=jobs.RECEIVED):
+        if not store.update(
+            record.job_id, allowed_from=frozenset({jobs.QUEUED}), status=jobs.RECEIVED
+        ):
             continue  # another dispatcher took it (and holds the slot under this job id)
         fresh = store.get(record.job_id)
         assert fresh is not None
         outcome = start_job(fresh, services, adopt=True)
-        logger.info("Queued job dispatched", extra={"job": outcome.job_id, "status": outcome.status})
+        logger.info(
+            "Queued job dispatched", extra={"job": outcome.job_id, "status": outcome.status}
+        )
         started.append(outcome)
         if outcome.status == jobs.QUEUED:
             break  # the provider is not taking jobs right now

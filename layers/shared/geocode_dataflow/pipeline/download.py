@@ -19,7 +19,12 @@ from geocode_dataflow.pipeline.submit import Services, input_name
 
 RESULT_SETS = ("succeeded", "failed")
 EXTENSIONS = {"xml": "xml", "csv": "csv", "tab": "tsv", "pipe": "txt"}
-CONTENT_TYPES = {"xml": "application/xml", "csv": "text/csv", "tab": "text/tab-separated-values", "pipe": "text/plain"}
+CONTENT_TYPES = {
+    "xml": "application/xml",
+    "csv": "text/csv",
+    "tab": "text/tab-separated-values",
+    "pipe": "text/plain",
+}
 
 
 def results_folder(record: JobRecord, config: PipelineConfig) -> str:
@@ -46,12 +51,20 @@ def download_results(state: dict[str, Any], services: Services) -> dict[str, Any
         if which not in provider_job.output_urls:
             continue
         key = f"{folder}{which}.{EXTENSIONS.get(fmt, 'txt')}"
-        size = objects.put_stream(key, client.iter_results(provider_job, which), CONTENT_TYPES.get(fmt, "text/plain"))
+        size = objects.put_stream(
+            key, client.iter_results(provider_job, which), CONTENT_TYPES.get(fmt, "text/plain")
+        )
         outputs[which] = objects.uri(key)
-        logger.info("Result set stored", extra={"set": which, "bytes": size, "object": outputs[which]})
+        logger.info(
+            "Result set stored", extra={"set": which, "bytes": size, "object": outputs[which]}
+        )
     outputs["job"] = objects.uri(f"{folder}job.json")
 
-    total = provider_job.total_entity_count if provider_job.total_entity_count is not None else record.total_entities
+    total = (
+        provider_job.total_entity_count
+        if provider_job.total_entity_count is not None
+        else record.total_entities
+    )
     failed = provider_job.failed_entity_count or 0
     succeeded = max(0, (total or 0) - failed)
     now = jobs.utc_now()
@@ -74,7 +87,17 @@ def download_results(state: dict[str, Any], services: Services) -> dict[str, Any
     metrics.add_metric(name="EntitiesFailed", unit=MetricUnit.Count, value=failed)
     if final.submitted_at:
         started = jobs.parse_iso(final.submitted_at)
-        metrics.add_metric(name="JobDurationSeconds", unit=MetricUnit.Seconds, value=(now - started).total_seconds())
+        metrics.add_metric(
+            name="JobDurationSeconds",
+            unit=MetricUnit.Seconds,
+            value=(now - started).total_seconds(),
+        )
     logger.info("Job completed", extra={"succeeded": succeeded, "failed": failed})
     release_and_dispatch(services, job_id)
-    return {"job_id": job_id, "status": jobs.COMPLETED, "outputs": outputs, "succeeded": succeeded, "failed": failed}
+    return {
+        "job_id": job_id,
+        "status": jobs.COMPLETED,
+        "outputs": outputs,
+        "succeeded": succeeded,
+        "failed": failed,
+    }

@@ -43,11 +43,18 @@ def record_failure(job_id: str, error: dict[str, Any] | None, services: Services
     store, objects, config = services.store, services.objects, services.config
     reason = describe_error(error)
     changed = store.update(
-        job_id, allowed_from=_NOT_FINAL, status=jobs.FAILED, error=reason, completed_at=jobs.iso(jobs.utc_now())
+        job_id,
+        allowed_from=_NOT_FINAL,
+        status=jobs.FAILED,
+        error=reason,
+        completed_at=jobs.iso(jobs.utc_now()),
     )
     record = store.get(job_id)
     if not changed:
-        logger.info("Job already final; failure not recorded again", extra={"status": record.status if record else None})
+        logger.info(
+            "Job already final; failure not recorded again",
+            extra={"status": record.status if record else None},
+        )
         return {"job_id": job_id, "status": record.status if record else "UNKNOWN", "error": reason}
     if record is not None:
         key = f"{results_folder(record, config)}job.json"

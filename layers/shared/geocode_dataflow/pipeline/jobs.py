@@ -157,7 +157,9 @@ class JobStore:
     def claim(self, job_id: str, source: InputObject) -> JobRecord:
         """Create the record in RECEIVED, or raise JobAlreadyExistsError with the existing one."""
         now = iso(utc_now())
-        record = JobRecord(job_id=job_id, status=RECEIVED, input=source, created_at=now, updated_at=now)
+        record = JobRecord(
+            job_id=job_id, status=RECEIVED, input=source, created_at=now, updated_at=now
+        )
         item = _item(asdict(record))
         item["input"] = _item(asdict(source))
         try:
@@ -184,7 +186,9 @@ class JobStore:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def update(self, job_id: str, *, allowed_from: frozenset[str] | None = None, **values: Any) -> bool:
+    def update(
+        self, job_id: str, *, allowed_from: frozenset[str] | None = None, **values: Any
+    ) -> bool:
         """Set ``values`` on the record. With ``allowed_from``, only when the current status is
         one of those (returns False otherwise): the guard that keeps final states final."""
         values["updated_at"] = iso(utc_now())

@@ -29,7 +29,9 @@ def read_key(secret_arn: str) -> str:
             value = ""
     if not value:
         # Never echo the secret's content: only say where it should be.
-        raise AuthenticationError("the Bing Maps key secret is empty or not a string / {\"key\": ...} document")
+        raise AuthenticationError(
+            'the Bing Maps key secret is empty or not a string / {"key": ...} document'
+        )
     return value
 
 

@@ -36,7 +36,9 @@ class Runtime:
     @cached_property
     def slots(self) -> ProviderSlots:
         return ProviderSlots(
-            self._table, max_in_flight=self.config.max_jobs_in_flight, max_per_day=self.config.max_jobs_per_day
+            self._table,
+            max_in_flight=self.config.max_jobs_in_flight,
+            max_per_day=self.config.max_jobs_per_day,
         )
 
     @cached_property
@@ -53,8 +55,12 @@ class Runtime:
 
     def services(self) -> Services:
         return Services(
-            config=self.config, objects=self.objects, store=self.store, slots=self.slots,
-            sfn=self.sfn, client_factory=self.client,
+            config=self.config,
+            objects=self.objects,
+            store=self.store,
+            slots=self.slots,
+            sfn=self.sfn,
+            client_factory=self.client,
         )
 
 

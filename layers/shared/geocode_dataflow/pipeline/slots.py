@@ -40,7 +40,12 @@ class SlotDecision:
 
 class ProviderSlots:
     def __init__(
-        self, table: Any, *, max_in_flight: int, max_per_day: int, clock: Callable[[], datetime] = utc_now
+        self,
+        table: Any,
+        *,
+        max_in_flight: int,
+        max_per_day: int,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._table = table
         self.max_in_flight = max_in_flight
@@ -65,7 +70,9 @@ class ProviderSlots:
             raise
         return True
 
-    def _update(self, change: Callable[[dict[str, Any]], SlotDecision | None]) -> SlotDecision | None:
+    def _update(
+        self, change: Callable[[dict[str, Any]], SlotDecision | None]
+    ) -> SlotDecision | None:
         for attempt in range(_ATTEMPTS):
             item = self._read()
             version = int(item.get("version", 0))
@@ -88,13 +95,22 @@ class ProviderSlots:
             if job_id in holders:
                 return SlotDecision(True, None, len(holders), len(starts))
             if len(holders) >= self.max_in_flight:
-                return SlotDecision(False, f"{len(holders)} jobs are in process at the provider (limit "
-                                    f"{self.max_in_flight}); this one starts when a slot frees", len(holders), len(starts))
+                return SlotDecision(
+                    False,
+                    f"{len(holders)} jobs are in process at the provider (limit "
+                    f"{self.max_in_flight}); this one starts when a slot frees",
+                    len(holders),
+                    len(starts),
+                )
             if len(starts) >= self.max_per_day:
                 oldest = datetime.fromtimestamp(min(float(s) for s in starts), tz=now.tzinfo)
-                return SlotDecision(False, f"{len(starts)} jobs were started in the last 24 hours (limit "
-                                    f"{self.max_per_day}); this one starts after {iso(oldest + DAY)}",
-                                    len(holders), len(starts))
+                return SlotDecision(
+                    False,
+                    f"{len(starts)} jobs were started in the last 24 hours (limit "
+                    f"{self.max_per_day}); this one starts after {iso(oldest + DAY)}",
+                    len(holders),
+                    len(starts),
+                )
             holders[job_id] = iso(now)
             starts.append(_decimal_seconds(now))
             return SlotDecision(True, None, len(holders), len(starts))

@@ -42,22 +42,32 @@ class Progress:
     at: float  # epoch seconds
 
 
-def next_wait(attempt: int, config: PipelineConfig, previous: Progress | None, current: Progress | None) -> int:
+def next_wait(
+    attempt: int, config: PipelineConfig, previous: Progress | None, current: Progress | None
+) -> int:
     """Seconds to wait before the next check.
 
     Exponential from the minimum (x1.5 per check) up to the cap; when two checks show progress,
     the remaining time at the observed rate bounds the wait, so a nearly finished job is not
     left waiting for a whole capped interval.
     """
-    wait = min(config.max_wait_seconds, config.min_wait_seconds * (1.5 ** attempt))
-    if previous and current and current.total and current.processed > previous.processed and current.at > previous.at:
+    wait = min(config.max_wait_seconds, config.min_wait_seconds * (1.5**attempt))
+    if (
+        previous
+        and current
+        and current.total
+        and current.processed > previous.processed
+        and current.at > previous.at
+    ):
         rate = (current.processed - previous.processed) / (current.at - previous.at)
         remaining = (current.total - current.processed) / rate
         wait = min(wait, max(config.min_wait_seconds, remaining))
     return max(0, int(round(wait)))
 
 
-def check_status(state: dict[str, Any], *, client: DataflowClient, store: JobStore, config: PipelineConfig) -> dict[str, Any]:
+def check_status(
+    state: dict[str, Any], *, client: DataflowClient, store: JobStore, config: PipelineConfig
+) -> dict[str, Any]:
     job_id = state["job_id"]
     provider_job = client.get_job(state["provider_job_id"])
     status = normalise_status(provider_job.status)
@@ -74,18 +84,29 @@ def check_status(state: dict[str, Any], *, client: DataflowClient, store: JobSto
     store.update(job_id, allowed_from=frozenset({jobs.PENDING}), **values)
     logger.info(
         "Provider job status",
-        extra={"provider_status": provider_job.status, "processed": provider_job.processed_entity_count,
-               "total": provider_job.total_entity_count, "attempt": attempt},
+        extra={
+            "provider_status": provider_job.status,
+            "processed": provider_job.processed_entity_count,
+            "total": provider_job.total_entity_count,
+            "attempt": attempt,
+        },
     )
 
     result = {key: value for key, value in state.items() if key not in ("error", "provider_error")}
-    result.update(status=status, attempt=attempt, wait_seconds=next_wait(attempt, config, previous, current))
+    result.update(
+        status=status, attempt=attempt, wait_seconds=next_wait(attempt, config, previous, current)
+    )
     if current is not None:
-        result["progress"] = {"processed": current.processed, "total": current.total, "at": current.at}
+        result["progress"] = {
+            "processed": current.processed,
+            "total": current.total,
+            "at": current.at,
+        }
     if status == ABORTED:
         result["error"] = {
             "Error": "JobAbortedError",
-            "Cause": provider_job.error_message or "The provider aborted the job without a message.",
+            "Cause": provider_job.error_message
+            or "The provider aborted the job without a message.",
         }
     return result
 

@@ -14,7 +14,9 @@ from typing import Any, BinaryIO
 
 from boto3.s3.transfer import TransferConfig
 
-_TRANSFER = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
+_TRANSFER = TransferConfig(
+    multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=4
+)
 
 
 class ChunkReader(io.RawIOBase):

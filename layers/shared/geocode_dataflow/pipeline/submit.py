@@ -60,10 +60,12 @@ class Services:
 
 def input_name(key: str, input_prefix: str) -> str:
     """The object key below the input prefix, e.g. ``inbox/a/b.csv`` -> ``a/b.csv``."""
-    return key[len(input_prefix):] if key.startswith(input_prefix) else key
+    return key[len(input_prefix) :] if key.startswith(input_prefix) else key
 
 
-def state_for_execution(job_id: str, provider_job_id: str, config: PipelineConfig) -> dict[str, Any]:
+def state_for_execution(
+    job_id: str, provider_job_id: str, config: PipelineConfig
+) -> dict[str, Any]:
     """The state machine's input: everything the poll loop needs, nothing secret."""
     return {
         "job_id": job_id,
@@ -74,14 +76,18 @@ def state_for_execution(job_id: str, provider_job_id: str, config: PipelineConfi
     }
 
 
-def submit_object(bucket: str, key: str, version_id: str | None, services: Services) -> SubmitOutcome:
+def submit_object(
+    bucket: str, key: str, version_id: str | None, services: Services
+) -> SubmitOutcome:
     config, objects, store = services.config, services.objects, services.store
     head = objects.head(key, version_id)
     etag = str(head.get("ETag", "")).strip('"') or None
     version_id = version_id or head.get("VersionId")
     if version_id == "null":
         version_id = None
-    source = InputObject(bucket=bucket, key=key, version_id=version_id, etag=etag, size=head.get("ContentLength"))
+    source = InputObject(
+        bucket=bucket, key=key, version_id=version_id, etag=etag, size=head.get("ContentLength")
+    )
     job_id = jobs.make_job_id(bucket, key, version_id or etag or "")
     bind_job(job_id)
 
@@ -109,7 +115,12 @@ def submit_object(bucket: str, key: str, version_id: str | None, services: Servi
     metrics.add_metric(name="EntitiesSubmitted", unit=MetricUnit.Count, value=report.entity_count)
     decision = services.slots.try_acquire(job_id)
     if not decision.acquired:
-        store.update(job_id, allowed_from=frozenset({jobs.RECEIVED}), status=jobs.QUEUED, queued_reason=decision.reason)
+        store.update(
+            job_id,
+            allowed_from=frozenset({jobs.RECEIVED}),
+            status=jobs.QUEUED,
+            queued_reason=decision.reason,
+        )
         metrics.add_metric(name="JobsQueued", unit=MetricUnit.Count, value=1)
         logger.info("Job queued", extra={"reason": decision.reason})
         return SubmitOutcome(job_id, jobs.QUEUED, decision.reason or "queued")
@@ -129,11 +140,18 @@ def start_job(record: JobRecord, services: Services, *, adopt: bool) -> SubmitOu
         client = services.client_factory()
         provider_job = _find_provider_job(client, job_id) if adopt else None
         if provider_job is None:
-            chunks = utf8_chunks(services.objects.open(record.input.key, record.input.version_id), record.input.key)
-            provider_job = client.create_job(chunks, record.input_format or "xml", description=job_id)
+            chunks = utf8_chunks(
+                services.objects.open(record.input.key, record.input.version_id), record.input.key
+            )
+            provider_job = client.create_job(
+                chunks, record.input_format or "xml", description=job_id
+            )
             logger.info("Provider job created", extra={"provider_job_id": provider_job.id})
         else:
-            logger.warning("Adopting the provider job of an earlier attempt", extra={"provider_job_id": provider_job.id})
+            logger.warning(
+                "Adopting the provider job of an earlier attempt",
+                extra={"provider_job_id": provider_job.id},
+            )
     except PermanentError as exc:
         # A bad key or a request the service refuses: retrying cannot help.
         services.slots.release(job_id)
@@ -143,8 +161,15 @@ def start_job(record: JobRecord, services: Services, *, adopt: bool) -> SubmitOu
         # back and queue the job: the dispatcher retries it, adopting the provider job if the
         # create did reach the service after all.
         services.slots.release(job_id)
-        reason = f"the provider could not take the job yet ({type(exc).__name__}); it will be retried"
-        store.update(job_id, allowed_from=frozenset({jobs.RECEIVED}), status=jobs.QUEUED, queued_reason=reason)
+        reason = (
+            f"the provider could not take the job yet ({type(exc).__name__}); it will be retried"
+        )
+        store.update(
+            job_id,
+            allowed_from=frozenset({jobs.RECEIVED}),
+            status=jobs.QUEUED,
+            queued_reason=reason,
+        )
         logger.warning("Job queued after a transient provider error", extra={"error": str(exc)})
         return SubmitOutcome(job_id, jobs.QUEUED, reason)
 
@@ -164,7 +189,9 @@ def _on_duplicate(existing: JobRecord, services: Services) -> SubmitOutcome:
     job_id = existing.job_id
     if existing.status == jobs.PENDING and existing.provider_job_id:
         # The job exists; make sure its execution does too (StartExecution is idempotent).
-        _start_execution(services, job_id, state_for_execution(job_id, existing.provider_job_id, services.config))
+        _start_execution(
+            services, job_id, state_for_execution(job_id, existing.provider_job_id, services.config)
+        )
         return SubmitOutcome(job_id, existing.status, "duplicate delivery")
     if existing.status != jobs.RECEIVED:
         logger.info("Duplicate delivery ignored", extra={"status": existing.status})
@@ -173,8 +200,12 @@ def _on_duplicate(existing: JobRecord, services: Services) -> SubmitOutcome:
         raise ClaimBusyError(f"job {job_id} is being submitted by another invocation")
     # The invocation that claimed it died: put it back in the queue for the dispatcher, which
     # adopts a provider job it may have created.
-    services.store.update(job_id, allowed_from=frozenset({jobs.RECEIVED}), status=jobs.QUEUED,
-                          queued_reason="resumed after an interrupted submission")
+    services.store.update(
+        job_id,
+        allowed_from=frozenset({jobs.RECEIVED}),
+        status=jobs.QUEUED,
+        queued_reason="resumed after an interrupted submission",
+    )
     return SubmitOutcome(job_id, jobs.QUEUED, "resumed after an interrupted submission")
 
 
@@ -193,13 +224,17 @@ def _fail(job_id: str, exc: Exception, store: JobStore) -> SubmitOutcome:
     reason = {"type": type(exc).__name__, "message": str(exc)}
     store.update(job_id, status=jobs.FAILED, error=reason, completed_at=jobs.iso(jobs.utc_now()))
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-    logger.error("Submission failed", extra={"error_type": reason["type"], "reason": reason["message"]})
+    logger.error(
+        "Submission failed", extra={"error_type": reason["type"], "reason": reason["message"]}
+    )
     return SubmitOutcome(job_id, jobs.FAILED, reason["message"])
 
 
 def _reject(job_id: str, key: str, report: Any, services: Services) -> SubmitOutcome:
     config, objects = services.config, services.objects
-    report_key = f"{config.rejected_prefix}{input_name(key, config.input_prefix)}/{job_id}/rejection.json"
+    report_key = (
+        f"{config.rejected_prefix}{input_name(key, config.input_prefix)}/{job_id}/rejection.json"
+    )
     document = {
         "job_id": job_id,
         "status": jobs.REJECTED,
@@ -226,6 +261,8 @@ def _reject(job_id: str, key: str, report: Any, services: Services) -> SubmitOut
 def _start_execution(services: Services, job_id: str, state: dict[str, Any]) -> None:
     sfn = services.sfn
     try:
-        sfn.start_execution(stateMachineArn=services.config.state_machine_arn, name=job_id, input=json.dumps(state))
+        sfn.start_execution(
+            stateMachineArn=services.config.state_machine_arn, name=job_id, input=json.dumps(state)
+        )
     except sfn.exceptions.ExecutionAlreadyExists:
         logger.info("Execution already started")
