@@ -16,6 +16,7 @@ demo: $(VENV)/.installed
 
 ## test: the whole test suite, template and state machine validators included
 test: $(VENV)/.installed $(SAM_VENV)/.installed $(ASL_VALIDATOR)
+	$(VENV)/bin/ruff check layers functions tests
 	REQUIRE_TOOLS=1 SAM_CLI=$(abspath $(SAM)) ASL_VALIDATOR=$(abspath $(ASL_VALIDATOR)) \
 		$(PY) -m pytest -m "not benchmark and not reliability" $(PYTEST_ARGS)
 
