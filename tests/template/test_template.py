@@ -194,12 +194,31 @@ def test_input_notifications_cover_every_accepted_suffix(template):
     }
 
 
-def test_every_function_has_a_log_group_with_retention(template):
-    functions = [
-        k for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
-    ]
-    groups = [r for r in template["Resources"].values() if r["Type"] == "AWS::Logs::LogGroup"]
-    named = {g["Properties"]["LogGroupName"]["Fn::Sub"] for g in groups}
-    for function in functions:
-        assert f"/aws/lambda/${{{function}}}" in named
+def test_every_function_logs_to_its_own_log_group_with_retention(template):
+    resources = template["Resources"]
+    functions = {k: r for k, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    for name, function in functions.items():
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        props = resources[group]["Properties"]
+        assert props["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+        # Named without the function, so the group exists before the function can run.
+        assert name not in json.dumps(props["LogGroupName"]), name
+    groups = [r for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
     assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups)
+
+
+def test_transient_errors_are_retried_by_their_exact_class_names(template):
+    from geocode_dataflow import errors
+    from geocode_dataflow.pipeline import slots
+
+    states = template["Resources"]["JobStateMachine"]["Properties"]["Definition"]["States"]
+    transient = {
+        cls.__name__
+        for module in (errors, slots)
+        for cls in vars(module).values()
+        if isinstance(cls, type) and issubclass(cls, errors.TransientError)
+    }
+    for name in ("Check Job Status", "Download Results"):
+        retried = {e for r in states[name]["Retry"] for e in r["ErrorEquals"]}
+        assert transient <= retried, (name, transient - retried)
+        assert {"ClientError", "Runtime.ExitError", "Sandbox.Timedout"} <= retried

@@ -108,3 +108,14 @@ def test_a_whole_stream_is_stored(tmp_path):
         data = [bytes([i]) * 100_000 for i in range(100)]
         assert store.put_stream("k", iter(data), "text/plain") == 10_000_000
         assert s3.get_object(Bucket="results-bucket", Key="k")["Body"].read() == b"".join(data)
+
+
+def test_retrying_the_same_job_does_not_eat_the_daily_allowance(table):
+    slots = ProviderSlots(table, max_in_flight=10, max_per_day=2)
+    for _ in range(5):  # the provider refused (503) five times; the dispatcher retried
+        assert slots.try_acquire("again").acquired
+        slots.release("again")
+    assert slots.snapshot()["started_last_24h"] == 1
+    slots.release("again", not_started=True)
+    assert slots.snapshot()["started_last_24h"] == 0
+    assert slots.try_acquire("b").acquired and slots.try_acquire("c").acquired

@@ -7,35 +7,59 @@ free with time, and a claim whose submit invocation died is picked up here).
 from __future__ import annotations
 
 from geocode_dataflow.pipeline import jobs
-from geocode_dataflow.pipeline.observability import logger
-from geocode_dataflow.pipeline.submit import Services, SubmitOutcome, is_stale, start_job
+from geocode_dataflow.pipeline.observability import bind_job, logger
+from geocode_dataflow.pipeline.submit import (
+    Services,
+    SubmitOutcome,
+    is_stale,
+    resume_stale,
+    start_job,
+)
+
+# A slot holder in one of these states no longer needs its slot (its release was lost).
+_SLOTLESS = frozenset({jobs.QUEUED, jobs.REJECTED, jobs.COMPLETED, jobs.FAILED})
+
+
+def reconcile_slots(services: Services) -> list[str]:
+    """Free the slots of jobs that ended (or went back to the queue) without releasing them.
+
+    A release can be lost (throttling, a crash between two writes), and a handful of lost
+    releases would otherwise stop the pipeline for good.
+    """
+    freed = []
+    for job_id in services.slots.holders():
+        record = services.store.get(job_id)
+        if record is None or record.status in _SLOTLESS:
+            services.slots.release(job_id)
+            freed.append(job_id)
+    if freed:
+        logger.warning("Freed the provider slots of jobs that had ended", extra={"jobs": freed})
+    return freed
 
 
 def dispatch_queued(services: Services, *, limit: int = 25) -> list[SubmitOutcome]:
     store = services.store
     for stale in (r for r in store.with_status(jobs.RECEIVED, limit) if is_stale(r)):
-        store.update(
-            stale.job_id,
-            allowed_from=frozenset({jobs.RECEIVED}),
-            status=jobs.QUEUED,
-            queued_reason="resumed after an interrupted submission",
-        )
+        resume_stale(stale, services)
+    reconcile_slots(services)
 
     started: list[SubmitOutcome] = []
     for record in store.with_status(jobs.QUEUED, limit):
-        decision = services.slots.try_acquire(record.job_id)
-        if not decision.acquired:
-            if decision.reason != record.queued_reason:
-                store.update(
-                    record.job_id,
-                    allowed_from=frozenset({jobs.QUEUED}),
-                    queued_reason=decision.reason,
-                )
-            break
+        # Claim first, then take a slot: a job that another dispatcher started is skipped
+        # without holding a slot for it.
         if not store.update(
             record.job_id, allowed_from=frozenset({jobs.QUEUED}), status=jobs.RECEIVED
         ):
-            continue  # another dispatcher took it (and holds the slot under this job id)
+            continue
+        decision = services.slots.try_acquire(record.job_id)
+        if not decision.acquired:
+            store.update(
+                record.job_id,
+                allowed_from=frozenset({jobs.RECEIVED}),
+                status=jobs.QUEUED,
+                queued_reason=decision.reason,
+            )
+            break
         fresh = store.get(record.job_id)
         assert fresh is not None
         outcome = start_job(fresh, services, adopt=True)
@@ -49,10 +73,17 @@ def dispatch_queued(services: Services, *, limit: int = 25) -> list[SubmitOutcom
 
 
 def release_and_dispatch(services: Services, job_id: str) -> None:
-    """A job ended: free its slot and start what waits. A failure here must not fail the job
-    that ended (it is done); the scheduled dispatcher catches up."""
+    """A job ended: free its slot and start what waits.
+
+    A failure here must not fail the job that ended (it is done): it is logged, and the
+    scheduled dispatcher catches up (reconcile_slots frees a slot whose release was lost).
+    """
+    keys = logger.get_current_keys()
     try:
         services.slots.release(job_id)
         dispatch_queued(services)
     except Exception:  # noqa: BLE001 - logged and retried by the schedule, see docstring
         logger.exception("Dispatching queued jobs failed; the scheduled dispatcher will retry")
+    finally:
+        # Log lines of the jobs started here carried their own ids; the rest is this job's.
+        bind_job(job_id, keys.get("execution_id"))

@@ -38,7 +38,8 @@ def download_results(state: dict[str, Any], services: Services) -> dict[str, Any
     if record is None:
         raise LookupError(f"no job record {job_id}")
     if record.status == jobs.COMPLETED:
-        logger.info("Job already completed; nothing to do")
+        # A retry after the record was completed: make sure job.json exists, free the slot.
+        objects.put_json(f"{results_folder(record, config)}job.json", record.to_document())
         release_and_dispatch(services, job_id)
         return {"job_id": job_id, "status": jobs.COMPLETED, "outputs": record.outputs}
 
@@ -51,47 +52,44 @@ def download_results(state: dict[str, Any], services: Services) -> dict[str, Any
         if which not in provider_job.output_urls:
             continue
         key = f"{folder}{which}.{EXTENSIONS.get(fmt, 'txt')}"
-        size = objects.put_stream(
-            key, client.iter_results(provider_job, which), CONTENT_TYPES.get(fmt, "text/plain")
-        )
+        chunks = client.iter_results(provider_job, which)
+        size = objects.put_stream(key, chunks, CONTENT_TYPES.get(fmt, "text/plain"))
         outputs[which] = objects.uri(key)
         logger.info(
             "Result set stored", extra={"set": which, "bytes": size, "object": outputs[which]}
         )
     outputs["job"] = objects.uri(f"{folder}job.json")
 
-    total = (
-        provider_job.total_entity_count
-        if provider_job.total_entity_count is not None
-        else record.total_entities
-    )
+    total = provider_job.total_entity_count
+    if total is None:
+        total = record.total_entities
     failed = provider_job.failed_entity_count or 0
     succeeded = max(0, (total or 0) - failed)
     now = jobs.utc_now()
-    store.update(
-        job_id,
-        allowed_from=frozenset({jobs.PENDING}),
-        status=jobs.COMPLETED,
-        processed_entities=provider_job.processed_entity_count,
-        succeeded_entities=succeeded,
-        failed_entities=failed,
-        completed_at=jobs.iso(now),
-        outputs=outputs,
-    )
-    final = store.get(job_id)
-    assert final is not None
-    objects.put_json(f"{folder}job.json", final.to_document())
+    final = {
+        "status": jobs.COMPLETED,
+        "processed_entities": provider_job.processed_entity_count,
+        "succeeded_entities": succeeded,
+        "failed_entities": failed,
+        "completed_at": jobs.iso(now),
+        "outputs": outputs,
+    }
+    # job.json first, the record last: once the record says COMPLETED, everything is there.
+    document = record.to_document() | final | {"updated_at": jobs.iso(now)}
+    objects.put_json(f"{folder}job.json", document)
+    completed = store.update(job_id, allowed_from=frozenset({jobs.PENDING, jobs.RECEIVED}), **final)
+    if not completed:
+        current = store.get(job_id)
+        status = current.status if current else "UNKNOWN"
+        logger.warning("Results stored, but the job had already ended", extra={"status": status})
+        return {"job_id": job_id, "status": status, "outputs": outputs}
 
     metrics.add_metric(name="JobsCompleted", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="EntitiesSucceeded", unit=MetricUnit.Count, value=succeeded)
     metrics.add_metric(name="EntitiesFailed", unit=MetricUnit.Count, value=failed)
-    if final.submitted_at:
-        started = jobs.parse_iso(final.submitted_at)
-        metrics.add_metric(
-            name="JobDurationSeconds",
-            unit=MetricUnit.Seconds,
-            value=(now - started).total_seconds(),
-        )
+    if record.submitted_at:
+        duration = (now - jobs.parse_iso(record.submitted_at)).total_seconds()
+        metrics.add_metric(name="JobDurationSeconds", unit=MetricUnit.Seconds, value=duration)
     logger.info("Job completed", extra={"succeeded": succeeded, "failed": failed})
     release_and_dispatch(services, job_id)
     return {

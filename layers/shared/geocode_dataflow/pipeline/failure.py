@@ -55,6 +55,7 @@ def record_failure(job_id: str, error: dict[str, Any] | None, services: Services
             "Job already final; failure not recorded again",
             extra={"status": record.status if record else None},
         )
+        release_and_dispatch(services, job_id)  # idempotent: frees a slot whose release was lost
         return {"job_id": job_id, "status": record.status if record else "UNKNOWN", "error": reason}
     if record is not None:
         key = f"{results_folder(record, config)}job.json"

@@ -56,9 +56,9 @@ def make_job_id(bucket: str, key: str, version: str) -> str:
 class InputObject:
     bucket: str
     key: str
-    version_id: str | None
-    etag: str | None
-    size: int | None
+    version_id: str | None = None  # None when the bucket is not versioned
+    etag: str | None = None
+    size: int | None = None
 
     @property
     def uri(self) -> str:

@@ -2,9 +2,10 @@
 started in any 24 hours (the service's own limits: 10 and 50 per account).
 
 One item of the jobs table (``job_id = "#provider-slots"``) holds the jobs that hold a slot
-(a map job id -> acquired at) and the start times of the last 24 hours, updated with
-optimistic locking on a version number. Acquiring twice for the same job, or releasing a job
-that holds no slot, changes nothing: duplicate events and retried tasks are harmless.
+(job id -> acquired at) and the jobs started in the last 24 hours (job id -> epoch seconds),
+updated with optimistic locking on a version number. Both are keyed by job id: acquiring again
+for the same job (a duplicate event, a retry after the provider refused) counts nothing twice,
+and releasing a job that holds no slot changes nothing.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class ProviderSlots:
 
     def _read(self) -> dict[str, Any]:
         item = self._table.get_item(Key={"job_id": SLOTS_ITEM_ID}, ConsistentRead=True).get("Item")
-        return item or {"job_id": SLOTS_ITEM_ID, "holders": {}, "starts": [], "version": 0}
+        return item or {"job_id": SLOTS_ITEM_ID, "holders": {}, "starts": {}, "version": 0}
 
     def _write(self, item: dict[str, Any], expected_version: int) -> bool:
         item = {**item, "version": expected_version + 1}
@@ -89,8 +90,7 @@ class ProviderSlots:
 
         def change(item: dict[str, Any]) -> SlotDecision:
             holders: dict[str, str] = item.setdefault("holders", {})
-            cutoff = (now - DAY).timestamp()
-            starts = [s for s in item.get("starts", []) if float(s) > cutoff]
+            starts = _recent(item, now)
             item["starts"] = starts
             if job_id in holders:
                 return SlotDecision(True, None, len(holders), len(starts))
@@ -102,8 +102,10 @@ class ProviderSlots:
                     len(holders),
                     len(starts),
                 )
-            if len(starts) >= self.max_per_day:
-                oldest = datetime.fromtimestamp(min(float(s) for s in starts), tz=now.tzinfo)
+            if job_id not in starts and len(starts) >= self.max_per_day:
+                oldest = datetime.fromtimestamp(
+                    min(float(s) for s in starts.values()), tz=now.tzinfo
+                )
                 return SlotDecision(
                     False,
                     f"{len(starts)} jobs were started in the last 24 hours (limit "
@@ -112,28 +114,45 @@ class ProviderSlots:
                     len(starts),
                 )
             holders[job_id] = iso(now)
-            starts.append(_decimal_seconds(now))
+            starts.setdefault(job_id, _decimal_seconds(now))
             return SlotDecision(True, None, len(holders), len(starts))
 
         decision = self._update(change)
         assert decision is not None
         return decision
 
-    def release(self, job_id: str) -> None:
+    def release(self, job_id: str, *, not_started: bool = False) -> None:
+        """Free the job's slot. ``not_started``: the provider refused the job (nothing was
+        created), so it does not count against the 24-hour allowance either."""
+
         def change(item: dict[str, Any]) -> SlotDecision | None:
             item.setdefault("holders", {}).pop(job_id, None)
+            if not_started:
+                item.setdefault("starts", {}).pop(job_id, None)
             return None
 
-        if job_id in self._read().get("holders", {}):
+        current = self._read()
+        if job_id in current.get("holders", {}) or (
+            not_started and job_id in current.get("starts", {})
+        ):
             self._update(change)
+
+    def holders(self) -> list[str]:
+        return sorted(self._read().get("holders", {}))
 
     def snapshot(self) -> dict[str, Any]:
         item = self._read()
-        cutoff = (self._clock() - DAY).timestamp()
         return {
             "in_flight": sorted(item.get("holders", {})),
-            "started_last_24h": len([s for s in item.get("starts", []) if float(s) > cutoff]),
+            "started_last_24h": len(_recent(item, self._clock())),
         }
+
+
+def _recent(item: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The starts of the last 24 hours (job id -> epoch seconds)."""
+    cutoff = (now - DAY).timestamp()
+    starts = item.get("starts") or {}
+    return {job: at for job, at in starts.items() if float(at) > cutoff}
 
 
 def _decimal_seconds(moment: datetime) -> Any:

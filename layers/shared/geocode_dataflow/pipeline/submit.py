@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from geocode_dataflow.client import DataflowClient, DataflowJob
-from geocode_dataflow.errors import PermanentError, TransientError
+from geocode_dataflow.errors import PermanentError, QuotaExceededError, TransientError
 from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.config import PipelineConfig
 from geocode_dataflow.pipeline.jobs import InputObject, JobAlreadyExistsError, JobRecord, JobStore
@@ -33,10 +33,6 @@ from geocode_dataflow.schema import Limits, utf8_chunks, validate_feed
 # A claim older than this (the submit function's maximum run time plus a margin) belongs to an
 # invocation that died; the next delivery of the event, or the dispatcher, takes the job over.
 STALE_CLAIM = timedelta(minutes=16)
-
-
-class ClaimBusyError(TransientError):
-    """Another invocation holds the claim on this job; the event is retried later."""
 
 
 @dataclass(frozen=True)
@@ -130,83 +126,105 @@ def submit_object(
 
 
 def start_job(record: JobRecord, services: Services, *, adopt: bool) -> SubmitOutcome:
-    """Create the provider job for a validated record that holds a slot, then run it.
+    """Create the provider job for a validated record (RECEIVED, holding a slot), then run it.
 
-    With ``adopt``, a provider job whose description is our job id (created by an earlier
-    attempt that died before recording it) is used instead of creating a second one.
+    Each step is recorded before the next one, so an invocation that dies anywhere leaves a
+    claim that ``resume_stale`` continues without creating a second provider job: the provider
+    job id is saved before the execution starts (which is idempotent by name), and the record
+    turns PENDING last. With ``adopt``, a provider job whose description is our job id (created
+    by an attempt that died before saving its id) is used instead of creating another.
     """
     config, store, job_id = services.config, services.store, record.job_id
-    try:
-        client = services.client_factory()
-        provider_job = _find_provider_job(client, job_id) if adopt else None
-        if provider_job is None:
-            chunks = utf8_chunks(
-                services.objects.open(record.input.key, record.input.version_id), record.input.key
+    bind_job(job_id)
+    if not record.input_format:
+        raise ValueError(f"job {job_id} was not validated; it cannot be started")
+    provider_job_id = record.provider_job_id
+    if provider_job_id is None:
+        try:
+            provider_job_id = _create_or_adopt(record, services, adopt=adopt)
+        except PermanentError as exc:
+            # A bad key or a request the service refuses: retrying cannot help.
+            services.slots.release(job_id, not_started=True)
+            return _fail(job_id, exc, store)
+        except TransientError as exc:
+            # The provider is busy or unreachable (after the client's own retries). Give the
+            # slot back and queue the job: the dispatcher retries it, adopting the provider job
+            # if the create reached the service after all. A quota refusal created nothing.
+            services.slots.release(job_id, not_started=isinstance(exc, QuotaExceededError))
+            reason = f"the provider could not take the job yet ({type(exc).__name__}); it will be retried"
+            store.update(
+                job_id,
+                allowed_from=frozenset({jobs.RECEIVED}),
+                status=jobs.QUEUED,
+                queued_reason=reason,
             )
-            provider_job = client.create_job(
-                chunks, record.input_format or "xml", description=job_id
-            )
-            logger.info("Provider job created", extra={"provider_job_id": provider_job.id})
-        else:
-            logger.warning(
-                "Adopting the provider job of an earlier attempt",
-                extra={"provider_job_id": provider_job.id},
-            )
-    except PermanentError as exc:
-        # A bad key or a request the service refuses: retrying cannot help.
-        services.slots.release(job_id)
-        return _fail(job_id, exc, store)
-    except TransientError as exc:
-        # The provider is busy or unreachable (after the client's own retries). Give the slot
-        # back and queue the job: the dispatcher retries it, adopting the provider job if the
-        # create did reach the service after all.
-        services.slots.release(job_id)
-        reason = (
-            f"the provider could not take the job yet ({type(exc).__name__}); it will be retried"
-        )
+            logger.warning("Job queued after a transient provider error", extra={"error": str(exc)})
+            return SubmitOutcome(job_id, jobs.QUEUED, reason)
         store.update(
-            job_id,
-            allowed_from=frozenset({jobs.RECEIVED}),
-            status=jobs.QUEUED,
-            queued_reason=reason,
+            job_id, allowed_from=frozenset({jobs.RECEIVED}), provider_job_id=provider_job_id
         )
-        logger.warning("Job queued after a transient provider error", extra={"error": str(exc)})
-        return SubmitOutcome(job_id, jobs.QUEUED, reason)
 
+    _start_execution(services, job_id, state_for_execution(job_id, provider_job_id, config))
     store.update(
         job_id,
+        allowed_from=frozenset({jobs.RECEIVED}),
         status=jobs.PENDING,
-        provider_job_id=provider_job.id,
         submitted_at=jobs.iso(jobs.utc_now()),
         queued_reason=None,
     )
-    _start_execution(services, job_id, state_for_execution(job_id, provider_job.id, config))
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
-    return SubmitOutcome(job_id, jobs.PENDING, f"provider job {provider_job.id}")
+    return SubmitOutcome(job_id, jobs.PENDING, f"provider job {provider_job_id}")
+
+
+def _create_or_adopt(record: JobRecord, services: Services, *, adopt: bool) -> str:
+    client = services.client_factory()
+    found = _find_provider_job(client, record.job_id) if adopt else None
+    if found is not None:
+        logger.warning(
+            "Adopting the provider job of an earlier attempt", extra={"provider_job_id": found.id}
+        )
+        return found.id
+    source = services.objects.open(record.input.key, record.input.version_id)
+    chunks = utf8_chunks(source, record.input.key)
+    created = client.create_job(chunks, str(record.input_format), description=record.job_id)
+    logger.info("Provider job created", extra={"provider_job_id": created.id})
+    return created.id
 
 
 def _on_duplicate(existing: JobRecord, services: Services) -> SubmitOutcome:
     job_id = existing.job_id
     if existing.status == jobs.PENDING and existing.provider_job_id:
         # The job exists; make sure its execution does too (StartExecution is idempotent).
-        _start_execution(
-            services, job_id, state_for_execution(job_id, existing.provider_job_id, services.config)
-        )
+        state = state_for_execution(job_id, existing.provider_job_id, services.config)
+        _start_execution(services, job_id, state)
         return SubmitOutcome(job_id, existing.status, "duplicate delivery")
     if existing.status != jobs.RECEIVED:
         logger.info("Duplicate delivery ignored", extra={"status": existing.status})
         return SubmitOutcome(job_id, existing.status, "duplicate delivery")
     if not is_stale(existing):
-        raise ClaimBusyError(f"job {job_id} is being submitted by another invocation")
-    # The invocation that claimed it died: put it back in the queue for the dispatcher, which
-    # adopts a provider job it may have created.
-    services.store.update(
-        job_id,
-        allowed_from=frozenset({jobs.RECEIVED}),
-        status=jobs.QUEUED,
-        queued_reason="resumed after an interrupted submission",
+        # Another invocation is on it; if it dies, the scheduled dispatcher resumes the claim.
+        return SubmitOutcome(job_id, existing.status, "being submitted by another invocation")
+    return resume_stale(existing, services)
+
+
+def resume_stale(record: JobRecord, services: Services) -> SubmitOutcome:
+    """Continue a claim whose invocation died (timeout, out of memory).
+
+    Validation never finished: forget the claim and submit the object again from the start.
+    It did: queue the job, and the dispatcher starts it, using the provider job id if one was
+    saved, or adopting the provider job an earlier attempt may have created.
+    """
+    store, job_id = services.store, record.job_id
+    if not record.input_format:
+        store.release(job_id)
+        return submit_object(
+            record.input.bucket, record.input.key, record.input.version_id, services
+        )
+    reason = "resumed after an interrupted submission"
+    store.update(
+        job_id, allowed_from=frozenset({jobs.RECEIVED}), status=jobs.QUEUED, queued_reason=reason
     )
-    return SubmitOutcome(job_id, jobs.QUEUED, "resumed after an interrupted submission")
+    return SubmitOutcome(job_id, jobs.QUEUED, reason)
 
 
 def is_stale(record: JobRecord) -> bool:
