@@ -47,7 +47,8 @@ def test_duplicate_ids_report_both_lines():
     assert not report.valid
     (issue,) = report.errors
     assert (issue.code, issue.line, issue.entity_id) == ("duplicate-id", 5, "a")
-    assert "line 3" in issue.message
+    # Worded so that searching the report for "duplicate" finds it.
+    assert "'a' is a duplicate" in issue.message and "first used on line 3" in issue.message
 
 
 def test_missing_id_is_a_file_error():

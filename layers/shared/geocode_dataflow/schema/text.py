@@ -17,7 +17,9 @@ from geocode_dataflow.schema.issues import FeedError, Issue, IssueHandler
 from geocode_dataflow.schema.model import GeocodeEntity
 
 # Row width is bounded by the csv module's field limit (128 KiB per cell by default), which
-# also bounds memory on a hostile file with an unterminated quote.
+# also bounds memory on a hostile file with an unterminated quote. The XML reader applies the
+# same limit to attribute values and element text, so both formats reject the same values.
+MAX_FIELD_CHARS = 131_072  # csv.field_size_limit()'s default
 LINE_TERMINATOR = "\r\n"
 # Problems of a cell value that make the file invalid; others (partial boxes) are remarks.
 _ERROR_CODES = frozenset({"invalid-value", "invalid-json"})

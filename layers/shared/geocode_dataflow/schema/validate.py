@@ -271,8 +271,9 @@ def _check(
             errors.add(
                 Issue(
                     "duplicate-id",
-                    f"the Id {entity.id!r} is used again (first on line {earlier}); results are "
-                    "matched to inputs by Id, so Ids must be unique",
+                    f"the Id {entity.id!r} is a duplicate: it was first used on line {earlier} "
+                    "and is used again here; results are matched to inputs by Id, so Ids must "
+                    "be unique",
                     line=line,
                     entity_id=entity.id,
                 )

@@ -5,6 +5,13 @@ references are refused before anything is expanded or fetched) whose element eve
 ``GeocodeEntity`` at a time, so no element tree ever accumulates. Elements are matched by
 local name: the namespace is expected but a file without it (or with another) still reads, and
 attribute and element order do not matter.
+
+Sizes are bounded so that a corrupt or hostile file fails fast instead of slowly: an attribute
+value or element text longer than ``MAX_FIELD_CHARS`` (the text formats' cell limit) is a
+file-level error, and so is any single token (a tag with its attributes, a comment, a
+processing instruction) still incomplete after ``MAX_TOKEN_BYTES``. The latter matters for
+time, not memory: expat before 2.6 re-scans an incomplete token from its start on every chunk
+fed, so one token of n bytes costs O(n^2) (50 MB: minutes) unless parsing stops early.
 """
 
 from __future__ import annotations
@@ -37,10 +44,14 @@ from geocode_dataflow.schema.model import (
     QueryParseValue,
     ReverseGeocodeRequest,
 )
-from geocode_dataflow.schema.text import Utf8Writer
+from geocode_dataflow.schema.text import MAX_FIELD_CHARS, Utf8Writer
 
 NAMESPACE = "http://schemas.microsoft.com/search/local/2010/5/geocode"
 READ_CHUNK = 1 << 16
+# Far above any legitimate tag (a geocode element has at most ~20 short attributes), far below
+# what makes expat < 2.6 slow: fed READ_CHUNK at a time, a token this size is re-scanned ~16
+# times, ~8 MiB of scanning in all (milliseconds), where a 300 MB one would take minutes.
+MAX_TOKEN_BYTES = 1 << 20
 
 _GEOCODE_REQUEST_ATTRS = frozenset(
     {"Culture", "Query", "IncludeNeighborhood", "IncludeQueryParse", "MaxResults", "StrictMatch"}
@@ -66,12 +77,22 @@ def _split(name: str) -> tuple[str | None, str]:
     return namespace or None, local
 
 
+class _ValueTooLongError(Exception):
+    """An attribute value beyond ``MAX_FIELD_CHARS``; ``start`` adds the element and line."""
+
+    def __init__(self, attribute: str) -> None:
+        super().__init__(attribute)
+        self.attribute = attribute
+
+
 def _value(attrib: dict[str, str], name: str) -> str | None:
     """Attribute value trimmed, empty meaning absent (as in text cells, and as the service's
     echo drops empty attributes)."""
     raw = attrib.get(name)
     if raw is None:
         return None
+    if len(raw) > MAX_FIELD_CHARS:
+        raise _ValueTooLongError(name)
     value = raw.strip()
     return value or None
 
@@ -95,6 +116,7 @@ class _EntityBuilder:
         self._request: GeocodeRequest | ReverseGeocodeRequest | None = None
         self._response: GeocodeResponse | None = None
         self._text: list[str] | None = None
+        self._text_chars = 0
 
     # -- reporting -------------------------------------------------------------------------
     def _issue(self, code: str, message: str, *, is_error: bool) -> None:
@@ -104,7 +126,9 @@ class _EntityBuilder:
     def _unknown_attrs(self, element: str, attrib: dict[str, str], known: frozenset[str]) -> None:
         if attrib.keys() <= known:
             return
-        for name in attrib:
+        for name, value in attrib.items():
+            if name not in known and len(value) > MAX_FIELD_CHARS:
+                raise _ValueTooLongError(name)
             if "}" not in name and name not in known:  # namespaced (xsi:...) ones are not ours
                 self._issue(
                     "unknown-attribute",
@@ -163,18 +187,23 @@ class _EntityBuilder:
         depth = len(self._path)
         self._path.append(local)
         if self._skip_depth:
+            # Attributes of ignored elements are not checked: they are read from the tag,
+            # whose size MAX_TOKEN_BYTES bounds, and dropped.
             self._skip_depth += 1
             return
-        if depth == 0:
-            self._start_feed(namespace, local, attrib)
-        elif depth == 1:
-            self._start_entity_level(local, attrib)
-        elif depth == 2 and self._entity is not None:
-            self._start_entity_child(local, attrib)
-        elif depth == 3:
-            self._start_grandchild(local, attrib)
-        else:
-            self._unknown_element(local)
+        try:
+            if depth == 0:
+                self._start_feed(namespace, local, attrib)
+            elif depth == 1:
+                self._start_entity_level(local, attrib)
+            elif depth == 2 and self._entity is not None:
+                self._start_entity_child(local, attrib)
+            elif depth == 3:
+                self._start_grandchild(local, attrib)
+            else:
+                self._unknown_element(local)
+        except _ValueTooLongError as exc:
+            raise _too_long(f"<{local} {_split(exc.attribute)[1]}>", self.line()) from None
 
     def _start_feed(self, namespace: str | None, local: str, attrib: dict[str, str]) -> None:
         if local != "GeocodeFeed":
@@ -186,6 +215,8 @@ class _EntityBuilder:
         self.root_seen = True
         self.namespace = namespace
         self.version = attrib.get("Version")
+        if self.version is not None and len(self.version) > MAX_FIELD_CHARS:
+            raise _ValueTooLongError("Version")
         if self.version is None:
             raise FeedError(
                 "wrong-version",
@@ -260,6 +291,7 @@ class _EntityBuilder:
             entity.responses.append(self._response)
         elif local in _TEXT_ELEMENTS:
             self._text = []
+            self._text_chars = 0
         else:
             self._unknown_element(local)
 
@@ -329,6 +361,9 @@ class _EntityBuilder:
     def data(self, text: str) -> None:
         if self._text is not None and not self._skip_depth:
             self._text.append(text)
+            self._text_chars += len(text)
+            if self._text_chars > MAX_FIELD_CHARS:
+                raise _too_long(f"the text of <{self._path[-1]}>", self.line())
 
     def end(self, name: str) -> None:
         local = self._path.pop()
@@ -358,14 +393,30 @@ class _EntityBuilder:
         """Called by the parser at the end; entities are taken from ``done`` instead."""
 
 
+def _too_long(what: str, line: int) -> FeedError:
+    return FeedError(
+        "value-too-long",
+        f"{what} is longer than {MAX_FIELD_CHARS:,} characters: geocode fields are short; the "
+        "file is probably corrupt",
+        line=line,
+    )
+
+
 class XmlFeedParser:
     """Push parser: ``feed(text)`` returns the entities completed by that chunk."""
 
     def __init__(self, on_issue: IssueHandler) -> None:
         self.builder = _EntityBuilder(on_issue)
+        # The text was decoded already (whatever its encoding): expat gets it as UTF-8 bytes,
+        # the encoding named here overriding any declaration in the document.
         self._parser = DefusedXMLParser(
-            target=self.builder, forbid_dtd=True, forbid_entities=True, forbid_external=True
+            target=self.builder,
+            encoding="utf-8",
+            forbid_dtd=True,
+            forbid_entities=True,
+            forbid_external=True,
         )
+        self._fed = 0  # bytes given to expat so far
         # defusedxml guards the DTD/entity handlers of this expat parser; the element handlers
         # go straight to the builder instead of through ElementTree's tree-building layer,
         # which would only rebuild names and dicts we do not need.
@@ -376,8 +427,30 @@ class XmlFeedParser:
         self.builder.line = lambda: expat.CurrentLineNumber
 
     def feed(self, text: str) -> list[GeocodeEntity]:
-        self._guard(self._parser.feed, text)
+        data = text.encode("utf-8")
+        self._fed += len(data)
+        self._guard(self._parser.feed, data)
+        self._check_pending()
         return self._take()
+
+    def _check_pending(self) -> None:
+        """Stop if expat holds an incomplete token bigger than ``MAX_TOKEN_BYTES``.
+
+        After a feed expat's current byte index is where the bytes it could not finish (an
+        incomplete token) begin: the size of that token so far, measured at no cost per event.
+        """
+        expat = self._parser.parser
+        # -1 when expat has no position to report (expat >= 2.6 may defer parsing a chunk);
+        # the check then waits for the next feed.
+        start = expat.CurrentByteIndex
+        if start >= 0 and self._fed - start > MAX_TOKEN_BYTES:
+            raise FeedError(
+                "token-too-large",
+                f"a single XML token (a tag with its attributes, a comment or a processing "
+                f"instruction) is larger than {MAX_TOKEN_BYTES >> 20} MiB: geocode fields are "
+                "short; the file is probably corrupt",
+                line=expat.CurrentLineNumber,
+            )
 
     def close(self) -> list[GeocodeEntity]:
         self._guard(self._parser.close)
