@@ -159,6 +159,13 @@ def test_job_without_failures_has_no_failed_set(pipeline):
     assert sorted(k.rsplit("/", 1)[-1] for k in keys) == ["job.json", "succeeded.csv"]
 
 
+def test_an_upper_case_file_name_is_picked_up(pipeline):
+    job_id = pipeline.drop(text_file(","), "FROM-EXCEL.CSV")
+    record = pipeline.wait(job_id)
+    assert record.status == "COMPLETED", record.error
+    assert record.input_format == "csv"
+
+
 def test_gzipped_utf16_input_is_accepted(pipeline):
     data = b"\xff\xfe" + text_file("\t").decode("utf-8").encode("utf-16-le")
     job_id = pipeline.drop(gzip.compress(data), "excel-export.txt.gz")
