@@ -262,7 +262,9 @@ def _reject(job_id: str, key: str, report: Any, services: Services) -> SubmitOut
         "report": report.to_dict(),
     }
     objects.put_json(report_key, document)
-    first = report.errors[0].message if report.errors else "invalid file"
+    # The record keeps a readable excerpt: a message may quote a huge value (DynamoDB items
+    # are limited to 400 KB); rejection.json has the whole report.
+    first = (report.errors[0].message if report.errors else "invalid file")[:1000]
     services.store.update(
         job_id,
         status=jobs.REJECTED,

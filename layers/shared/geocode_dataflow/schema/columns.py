@@ -158,6 +158,8 @@ def _json_array(cell: str, what: str) -> list[dict[str, object]]:
         data = json.loads(cell, parse_float=str, parse_int=str)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{what} is not valid JSON: {exc.msg} at character {exc.pos}") from exc
+    except RecursionError as exc:  # pathologically nested brackets
+        raise ValueError(f"{what} is not valid JSON: nested too deeply") from exc
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):

@@ -60,8 +60,12 @@ def looks_like_xml(first_line: str) -> bool:
 
 def text_version(first_line: str) -> str | None:
     """The version number on a text version line, or None if it is not a version line."""
-    match = _VERSION_RE.match(first_line.rstrip("\r\n"))
-    return match.group(1) if match else None
+    # Split and strip rather than one regex: overlapping whitespace quantifiers backtrack
+    # catastrophically on a crafted line.
+    parts = re.split(r"[,|\t]", first_line.rstrip("\r\n"), maxsplit=2)
+    if len(parts) < 2 or parts[0].strip().strip('"').strip().lower() != "bing spatial data services":
+        return None
+    return parts[1].strip().strip('"').strip()
 
 
 def is_version_2(number: str | None) -> bool:
