@@ -19,4 +19,6 @@ def lambda_handler(
     runtime = runtime or default_runtime()
     state = event["state"]
     bind_job(state["job_id"], event.get("execution_id"))
-    return check_status(state, client=runtime.client(), store=runtime.store, config=runtime.config)
+    return check_status(
+        state, provider=runtime.provider(), store=runtime.store, config=runtime.config
+    )

@@ -50,9 +50,10 @@ def test_template_passes_sam_validate_lint():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_state_machine_passes_asl_validator(tmp_path, template):
+@pytest.mark.parametrize("machine", ["JobStateMachine", "EngineStateMachine"])
+def test_state_machine_passes_asl_validator(tmp_path, template, machine):
     validator = _tool("ASL_VALIDATOR", "asl-validator")
-    definition = template["Resources"]["JobStateMachine"]["Properties"]["Definition"]
+    definition = template["Resources"][machine]["Properties"]["Definition"]
     path = tmp_path / "definition.json"
     path.write_text(json.dumps(definition))  # asl-validator accepts ${Placeholders}
     result = subprocess.run(
@@ -103,6 +104,7 @@ def test_sam_build_succeeds(tmp_path):
         "CheckJobStatusFunction",
         "DownloadResultsFunction",
         "RecordFailureFunction",
+        "GeocodeChunkFunction",
     ):
         assert (build_dir / name / "app.py").exists()
 
@@ -215,3 +217,48 @@ def test_transient_errors_are_retried_by_their_exact_class_names(template):
         retried = {e for r in states[name]["Retry"] for e in r["ErrorEquals"]}
         assert transient <= retried, (name, transient - retried)
         assert {"ClientError", "Runtime.ExitError", "Sandbox.Timedout"} <= retried
+
+
+def test_engine_chunks_are_retried_resumed_and_never_lost(template):
+    definition = template["Resources"]["EngineStateMachine"]["Properties"]["Definition"]
+    mapped = definition["States"]["Geocode Chunks"]
+    assert mapped["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert mapped["MaxConcurrencyPath"] == "$.max_concurrency"
+    states = mapped["ItemProcessor"]["States"]
+    chunk = states["Geocode Chunk"]
+    retried = {e for r in chunk["Retry"] for e in r["ErrorEquals"]}
+    assert {"Runtime.ExitError", "Sandbox.Timedout", "ServiceUnavailableError"} <= retried
+    assert {"ProviderThrottledError", "Lambda.ServiceException"} <= retried
+    # Whatever still fails puts the chunk's entities in the failed set (nothing dropped) ...
+    assert chunk["Catch"][-1] == {
+        "ErrorEquals": ["States.ALL"],
+        "ResultPath": "$.error",
+        "Next": "Fail Chunk",
+    }
+    # ... except a refusal of the provider itself, which fails the job.
+    assert states[chunk["Catch"][0]["Next"]]["Type"] == "Fail"
+    assert states["Chunk Done?"]["Default"] == "Chunk Geocoded"
+
+
+def test_chunk_function_may_call_exactly_the_two_places_actions(template):
+    statements = [
+        st
+        for policy in template["Resources"]["GeocodeChunkFunction"]["Properties"]["Policies"]
+        if isinstance(policy, dict) and "Statement" in policy
+        for st in policy["Statement"]
+    ]
+    geo = [st for st in statements if any(a.startswith("geo") for a in st["Action"])]
+    assert [sorted(st["Action"]) for st in geo] == [
+        ["geo-places:Geocode", "geo-places:ReverseGeocode"]
+    ]
+    assert "provider/default" in geo[0]["Resource"]["Fn::Sub"]
+
+
+def test_the_bing_key_is_required_only_for_bing(template):
+    assert template["Parameters"]["BingMapsKeySecretArn"]["Default"] == ""
+    rule = template["Rules"]["BingNeedsItsKey"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Provider"}, "BingDataflow"]}
+    for logical_id, resource in template["Resources"].items():
+        for policy in resource.get("Properties", {}).get("Policies", []) or []:
+            if isinstance(policy, dict) and "AWSSecretsManagerGetSecretValuePolicy" in policy:
+                raise AssertionError(f"{logical_id} reads the secret even without Bing")

@@ -2,7 +2,9 @@
 
 Both run the real pipeline on this machine (see ``local_pipeline.stack``): the file is dropped
 under the input prefix of the emulated bucket, the S3 event runs the submit function, the state
-machine polls the emulator, and the outputs are copied to DIR. Exit code 0 only for COMPLETED.
+machine polls the provider (the Dataflow emulator, or the pipeline's own job engine geocoding
+against the Amazon Location emulator), and the outputs are copied to DIR. Exit code 0 only for
+COMPLETED.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ SAMPLE = Path(__file__).resolve().parent / "samples" / "demo-addresses.xml"
 # The same meanings as the rest of the geocode-dataflow CLI: 1 invalid file (nothing sent),
 # 2 usage error, 4 the job did not complete.
 EXIT_COMPLETED, EXIT_REJECTED, EXIT_ERROR, EXIT_FAILED = 0, 1, 2, 4
+BING_DATAFLOW = "bing-dataflow"
+PROVIDER_NAMES = {BING_DATAFLOW: "Bing Maps Geocode Dataflow", "amazon-location": "Amazon Location"}
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, demo: bool) -> None:
@@ -82,17 +86,15 @@ def run_local(args: argparse.Namespace) -> int:
     if not source.is_file():
         print(f"error: {source} is not a file", file=sys.stderr)
         return EXIT_ERROR
-    options = LocalPipelineOptions(
-        emulator_processing_seconds=float(getattr(args, "processing_seconds", 2.0) or 0)
-    )
     err = sys.stderr
-    with LocalPipeline(options) as pipeline:
+    with LocalPipeline(LocalPipelineOptions(**option_values(args))) as pipeline:
         log_path = out / "lambda-logs.jsonl"
         out.mkdir(parents=True, exist_ok=True)
         with open(log_path, "w", encoding="utf-8") as log:
             pipeline.lambdas.output_listeners.append(log.write)
             err.write(
-                f"Local AWS (moto) at {pipeline.aws_endpoint}; Dataflow provider at {pipeline.endpoint}\n"
+                f"Local AWS (moto) at {pipeline.aws_endpoint}\n"
+                f"provider: {_describe_provider(pipeline)}\n"
                 f"Dropping {source.name} into s3://{pipeline.bucket}/{pipeline.input_prefix}\n"
             )
             job_id = pipeline.drop(source)
@@ -112,13 +114,32 @@ def run_local(args: argparse.Namespace) -> int:
     return EXIT_REJECTED if record.status == jobs.REJECTED else EXIT_FAILED
 
 
+def option_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``LocalPipelineOptions`` fields the arguments set; absent ones keep their defaults,
+    so the standalone ``main`` (which has fewer options) works too."""
+    chosen: dict[str, Any] = {"provider": getattr(args, "provider", None) or BING_DATAFLOW}
+    processing_seconds = getattr(args, "processing_seconds", None)
+    if processing_seconds is not None:
+        chosen["emulator_processing_seconds"] = float(processing_seconds)
+    requests_per_second = getattr(args, "requests_per_second", None)
+    if requests_per_second is not None:
+        chosen["requests_per_second"] = float(requests_per_second)
+    return chosen
+
+
+def _describe_provider(pipeline: Any) -> str:
+    name = PROVIDER_NAMES.get(pipeline.provider, pipeline.provider)
+    where = "at" if pipeline.options.endpoint else "emulator at"
+    return f"{name} ({where} {pipeline.endpoint})"
+
+
 def _keep_running(pipeline: Any, err: TextIO) -> None:
     """Leave the local stack up so more files can be dropped with any S3 client."""
     err.write(
         "\nThe local stack keeps running (Ctrl-C stops it). Drop more files with, for example:\n"
         f"  AWS_ENDPOINT_URL={pipeline.aws_endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \\\n"
         f"    aws s3 cp FILE s3://{pipeline.bucket}/{pipeline.input_prefix}\n"
-        f"Results appear under s3://{pipeline.bucket}/results/ ; the emulator is at {pipeline.endpoint}\n"
+        f"Results appear under s3://{pipeline.bucket}/results/ ; the provider is at {pipeline.endpoint}\n"
     )
     try:
         while True:

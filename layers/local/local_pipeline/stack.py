@@ -2,8 +2,9 @@
 
 ``LocalPipeline`` starts moto as a real HTTP server in-process (ThreadedMotoServer, so boto3
 talks HTTP to it exactly as to AWS), routes Lambda invocations to the real handlers, creates
-the bucket, table, secret, functions, S3 notification and state machine that template.yaml
-declares, and starts the Dataflow emulator as the provider unless an endpoint is given.
+the bucket, table, secret, functions, S3 notification and state machines that template.yaml
+declares, and starts the provider's emulator (the Dataflow emulator for ``bing-dataflow``, the
+Amazon Location emulator for ``amazon-location``) unless an endpoint is given.
 """
 
 from __future__ import annotations
@@ -41,12 +42,17 @@ ROLE_NAME = "local-pipeline-lambda-role"
 STACK_NAME = "local"
 SCHEDULE_SECONDS = 2.0  # the dispatcher's EventBridge schedule (moto has none), sped up
 _SUB = re.compile(r"\$\{([\w:.]+)\}")
+# The CLI's provider names -> the template's Provider parameter.
+PROVIDERS = {"bing-dataflow": "BingDataflow", "amazon-location": "AmazonLocation"}
 
 
 @dataclass
 class LocalPipelineOptions:
     """What the local run can change; everything else comes from template.yaml."""
 
+    provider: str = "bing-dataflow"  # or "amazon-location" (see PROVIDERS)
+    requests_per_second: float | None = None  # ProviderRequestsPerSecond (synchronous providers)
+    location_options: dict[str, Any] = field(default_factory=dict)  # Amazon Location emulator
     key: str | None = None  # BING_MAPS_KEY when set, otherwise generated
     endpoint: str | None = None  # an external Dataflow endpoint instead of the embedded emulator
     emulator_processing_seconds: float = 2.0
@@ -80,6 +86,11 @@ def _free_port() -> int:
 class LocalPipeline:
     def __init__(self, options: LocalPipelineOptions | None = None) -> None:
         self.options = options or LocalPipelineOptions()
+        if self.options.provider not in PROVIDERS:
+            raise ValueError(
+                f"unknown provider {self.options.provider!r}; use one of {', '.join(PROVIDERS)}"
+            )
+        self.provider = self.options.provider
         self.key = self.options.key or os.environ.get("BING_MAPS_KEY") or secrets.token_hex(16)
         self.template = tpl.load_template()
         self.lambdas = InProcessLambdas()
@@ -153,6 +164,8 @@ class LocalPipeline:
 
         if self.options.endpoint:
             self.endpoint = self.options.endpoint
+        elif self.provider == "amazon-location":
+            self.endpoint = self._start_location_emulator()
         else:
             self.endpoint = self._start_emulator()
         self._create_resources()
@@ -173,6 +186,13 @@ class LocalPipeline:
         )
         self.emulator = self._stack.enter_context(EmulatorServer(config))
         return str(self.emulator.base_url)
+
+    def _start_location_emulator(self) -> str:
+        from location_emulator import LocationEmulatorConfig, LocationEmulatorServer
+
+        config = LocationEmulatorConfig(**self.options.location_options)
+        self.emulator = self._stack.enter_context(LocationEmulatorServer(config))
+        return str(self.emulator.url)
 
     # ------------------------------------------------------------------ resources
     def client(self, service: str) -> Any:
@@ -221,11 +241,17 @@ class LocalPipeline:
         dynamodb.create_table(TableName=self.table_name, **tpl.table_schema(template))
         self.resources["JobsTable"] = self.table_name
 
-        secret = self.client("secretsmanager").create_secret(
-            Name="local/bing-maps-key", SecretString=self.key
-        )
-        self.secret_arn = secret["ARN"]
-        overrides = {"BingMapsKeySecretArn": self.secret_arn, "DataflowEndpoint": self.endpoint}
+        overrides: dict[str, Any] = {"Provider": PROVIDERS[self.provider]}
+        if self.provider == "bing-dataflow":
+            secret = self.client("secretsmanager").create_secret(
+                Name="local/bing-maps-key", SecretString=self.key
+            )
+            self.secret_arn = secret["ARN"]
+            overrides.update(BingMapsKeySecretArn=self.secret_arn, DataflowEndpoint=self.endpoint)
+        else:
+            overrides["AmazonLocationEndpoint"] = self.endpoint
+            if self.options.requests_per_second is not None:
+                overrides["ProviderRequestsPerSecond"] = self.options.requests_per_second
         self.options.parameter_overrides = {**overrides, **self.options.parameter_overrides}
 
         iam = self.client("iam")
@@ -267,6 +293,12 @@ class LocalPipeline:
             name=f"{STACK_NAME}-jobs", definition=definition, roleArn=role, type="STANDARD"
         )["stateMachineArn"]
         self.resources["JobStateMachine"] = self.state_machine_arn
+        # The job engine of synchronous providers (a Distributed Map over the chunks).
+        engine = tpl.state_machine_definition(template, substitutions, "EngineStateMachine")
+        self.engine_state_machine_arn = sfn.create_state_machine(
+            name=f"{STACK_NAME}-engine", definition=engine, roleArn=role, type="STANDARD"
+        )["stateMachineArn"]
+        self.resources["EngineStateMachine"] = self.engine_state_machine_arn
 
         for logical_id, spec in specs.items():
             env = {name: str(self._resolve(value)) for name, value in spec.environment.items()}

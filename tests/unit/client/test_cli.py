@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import runpy
@@ -11,6 +12,9 @@ import types
 import pytest
 from client_fakes import SECRET_KEY, Reply, envelope, job_resource, json_reply
 from geocode_dataflow import cli
+from geocode_dataflow.cli.display import ProgressLine
+from geocode_dataflow.cli.results import sniff_format
+from geocode_dataflow.client import DataflowJob
 
 JOB_ID = "5e8d2c4b7a1f4c3e9b0d6a2f8e4c1b7d"
 CREATE = "/REST/v1/Dataflows/Geocode"
@@ -363,7 +367,11 @@ def test_datasource_download_aborted_keeps_the_error_log(service_env, tmp_path, 
 
 @pytest.mark.parametrize(
     ("argv", "module"),
-    [(["emulator"], "dataflow_emulator.cli"), (["local", "demo"], "local_pipeline.cli")],
+    [
+        (["emulator"], "dataflow_emulator.cli"),
+        (["emulator", "--provider", "amazon-location"], "location_emulator.cli"),
+        (["local", "demo"], "local_pipeline.cli"),
+    ],
 )
 def test_optional_component_missing_says_install_the_extra(monkeypatch, capsys, argv, module):
     monkeypatch.setitem(sys.modules, module, None)  # makes the import fail
@@ -418,6 +426,179 @@ def test_local_run_arguments_are_passed_through(monkeypatch, feed):
     )
 
 
+def fake_entry(monkeypatch, module, function):
+    """Installs ``module.function`` recording the arguments it gets; returns what it saw."""
+    seen = {}
+    fake = types.ModuleType(module)
+    setattr(fake, function, lambda args: seen.update(vars(args)) or 0)
+    monkeypatch.setitem(sys.modules, module, fake)
+    return seen
+
+
+def test_emulator_amazon_location_arguments_are_passed_through(monkeypatch):
+    seen = fake_entry(monkeypatch, "location_emulator.cli", "run_emulator")
+    monkeypatch.setitem(sys.modules, "dataflow_emulator.cli", None)  # must not be loaded
+
+    code = cli.main(
+        [
+            "emulator",
+            "--provider",
+            "amazon-location",
+            "--rate-limit",
+            "20",
+            "--throttle-rate",
+            "0.1",
+            "--error-rate",
+            "0.05",
+            "--delay-seconds",
+            "0.5",
+            "--api-key",
+            "a",
+            "--api-key",
+            "b",
+            "--seed",
+            "7",
+        ]
+    )
+
+    assert code == 0
+    assert (seen["host"], seen["port"], seen["seed"]) == ("127.0.0.1", 8787, 7)
+    assert (seen["rate_limit"], seen["throttle_rate"], seen["error_rate"]) == (20.0, 0.1, 0.05)
+    assert (seen["delay_seconds"], seen["delay_rate"], seen["api_key"]) == (0.5, 1.0, ["a", "b"])
+
+
+def test_emulator_amazon_location_defaults(monkeypatch):
+    seen = fake_entry(monkeypatch, "location_emulator.cli", "run_emulator")
+
+    assert cli.main(["emulator", "--provider", "amazon-location"]) == 0
+    assert (seen["rate_limit"], seen["throttle_rate"], seen["error_rate"]) == (100.0, 0.0, 0.0)
+    assert (seen["delay_seconds"], seen["delay_rate"], seen["api_key"]) == (0.0, 1.0, [])
+
+
+def test_emulator_default_provider_and_port(monkeypatch):
+    seen = fake_entry(monkeypatch, "dataflow_emulator.cli", "run_emulator")
+
+    assert cli.build_parser().parse_args(["emulator"]).provider == "bing-dataflow"
+    assert cli.main(["emulator"]) == 0
+    assert (seen["provider"], seen["port"], seen["key"], seen["quirk"]) == (
+        "bing-dataflow",
+        8080,
+        [],
+        [],
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--provider", "amazon-location", "--quirk", "x"],
+            "--quirk applies to --provider bing-dataflow only",
+        ),
+        (
+            ["--provider", "amazon-location", "--key", "k"],
+            "--key applies to --provider bing-dataflow only",
+        ),
+        (
+            ["--provider", "amazon-location", "--max-pending-jobs", "10"],
+            "--max-pending-jobs applies to --provider bing-dataflow only",
+        ),
+        (["--rate-limit", "5"], "--rate-limit applies to --provider amazon-location only"),
+        (["--api-key", "k"], "--api-key applies to --provider amazon-location only"),
+    ],
+)
+def test_emulator_refuses_the_other_providers_options(monkeypatch, capsys, argv, message):
+    for module in ("dataflow_emulator.cli", "location_emulator.cli"):
+        monkeypatch.setitem(sys.modules, module, None)  # refused before any import
+
+    assert cli.main(["emulator", *argv]) == cli.EXIT_USAGE
+    assert capsys.readouterr().err.strip() == f"geocode-dataflow: error: {message}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--provider", "amazon-web"],
+        ["--throttle-rate", "1.5"],
+        ["--delay-rate", "-0.1"],
+        ["--delay-seconds", "-1"],
+        ["--rate-limit", "0"],
+    ],
+)
+def test_emulator_bad_values_are_usage_errors(capsys, argv):
+    with pytest.raises(SystemExit) as exited:
+        cli.build_parser().parse_args(["emulator", *argv])
+
+    assert exited.value.code == cli.EXIT_USAGE
+    assert argv[0] in capsys.readouterr().err
+
+
+def test_local_provider_options_parse(feed):
+    parser = cli.build_parser()
+
+    demo = parser.parse_args(["local", "demo"])
+    run = parser.parse_args(
+        ["local", "run", str(feed), "--out", "o", "--provider", "amazon-location"]
+        + ["--requests-per-second", "20"]
+    )
+
+    assert (demo.provider, demo.requests_per_second) == ("bing-dataflow", None)
+    assert (run.provider, run.requests_per_second) == ("amazon-location", 20.0)
+
+
+def test_local_arguments_get_the_providers_defaults(monkeypatch):
+    seen = fake_entry(monkeypatch, "local_pipeline.cli", "run_local")
+
+    assert cli.main(["local", "demo"]) == 0
+    assert (seen["provider"], seen["processing_seconds"]) == ("bing-dataflow", 2.0)
+    assert cli.main(["local", "demo", "--provider", "amazon-location"]) == 0
+    assert (seen["provider"], seen["processing_seconds"]) == ("amazon-location", None)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--requests-per-second", "5"],
+            "--requests-per-second applies to --provider amazon-location only",
+        ),
+        (
+            ["--provider", "amazon-location", "--processing-seconds", "1"],
+            "--processing-seconds applies to --provider bing-dataflow only",
+        ),
+    ],
+)
+def test_local_refuses_the_other_providers_options(monkeypatch, capsys, argv, message):
+    monkeypatch.setitem(sys.modules, "local_pipeline.cli", None)
+
+    assert cli.main(["local", "demo", *argv]) == cli.EXIT_USAGE
+    assert capsys.readouterr().err.strip() == f"geocode-dataflow: error: {message}"
+
+
+def test_local_run_help_explains_the_file_and_the_providers(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["local", "run", "--help"])
+
+    out = " ".join(capsys.readouterr().out.split())
+    assert "FILE is a Data Schema v2.0 file" in out
+    assert "--provider amazon-location the pipeline runs the job on its own job engine" in out
+    assert "against the Amazon Location emulator" in out
+
+
+def test_local_pipeline_options_follow_the_arguments():
+    local_cli = pytest.importorskip("local_pipeline.cli")
+    stack = pytest.importorskip("local_pipeline.stack")
+    args = cli.build_parser().parse_args(
+        ["local", "demo", "--provider", "amazon-location", "--requests-per-second", "20"]
+    )
+
+    options = stack.LocalPipelineOptions(**local_cli.option_values(args))
+
+    assert (options.provider, options.requests_per_second) == ("amazon-location", 20.0)
+    standalone = local_cli.option_values(argparse.Namespace(processing_seconds=0.5))
+    assert standalone == {"provider": "bing-dataflow", "emulator_processing_seconds": 0.5}
+
+
 # --- pieces --------------------------------------------------------------------------------------
 
 
@@ -427,14 +608,12 @@ def test_progress_line_rewrites_itself_on_a_terminal():
             return True
 
     stream = Terminal()
-    progress = cli.ProgressLine(stream, clock=lambda: 0.0)
+    progress = ProgressLine(stream, clock=lambda: 0.0)
     progress.update(
-        cli.DataflowJob(id="j", status="Pending", total_entity_count=10, processed_entity_count=5)
+        DataflowJob(id="j", status="Pending", total_entity_count=10, processed_entity_count=5)
     )
     progress.update(
-        cli.DataflowJob(
-            id="j", status="Completed", total_entity_count=10, processed_entity_count=10
-        )
+        DataflowJob(id="j", status="Completed", total_entity_count=10, processed_entity_count=10)
     )
     progress.close()
 
@@ -456,4 +635,4 @@ def test_progress_line_rewrites_itself_on_a_terminal():
     ],
 )
 def test_sniff_format(head, expected):
-    assert cli.sniff_format(head) == expected
+    assert sniff_format(head) == expected

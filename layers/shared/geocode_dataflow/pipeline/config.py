@@ -34,12 +34,44 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         ) from exc
 
 
+# The Provider template parameter: who geocodes. Bing runs the job itself (Dataflow API); the
+# synchronous providers answer one request at a time and the pipeline's engine runs the job.
+BING_DATAFLOW = "BingDataflow"
+AMAZON_LOCATION = "AmazonLocation"
+PROVIDERS = (BING_DATAFLOW, AMAZON_LOCATION)
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _number(env, name, default)
+    if value <= 0:
+        raise ConfigurationError(f"environment variable {name} must be positive, got {value:g}")
+    return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    return max(1, int(_positive(env, name, default)))
+
+
+BING_MAX_ENTITIES = 200_000
+NO_ENTITY_CAP = 10**9  # synchronous providers: only the file size bounds a job
+
+
+def _max_entities(env: Mapping[str, str], bing: bool) -> int:
+    """MAX_ENTITIES, where 0 (the template's default) means the provider's own limit."""
+    value = int(_number(env, "MAX_ENTITIES", 0))
+    if value < 0:
+        raise ConfigurationError(f"environment variable MAX_ENTITIES must be >= 0, got {value}")
+    if value == 0:
+        return BING_MAX_ENTITIES if bing else NO_ENTITY_CAP
+    return min(value, BING_MAX_ENTITIES) if bing else value
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     jobs_table_name: str
     bucket_name: str
-    key_secret_arn: str
-    dataflow_endpoint: str
+    key_secret_arn: str | None = None  # Bing only: the secret holding the key
+    dataflow_endpoint: str | None = None  # Bing only
     input_prefix: str = "inbox/"
     results_prefix: str = "results/"
     rejected_prefix: str = "rejected/"
@@ -53,20 +85,50 @@ class PipelineConfig:
     record_retention_days: int = 400
     max_jobs_in_flight: int = 10
     max_jobs_per_day: int = 50
+    provider: str = BING_DATAFLOW
+    # The job engine of synchronous providers (everything but Bing).
+    engine_state_machine_arn: str | None = None
+    work_prefix: str = "work/"
+    chunk_entities: int = 200
+    chunk_concurrency: int = 10
+    request_concurrency: int = 4  # requests in flight per chunk
+    requests_per_second: float = 50.0
+    places_endpoint: str | None = None  # Amazon Location: None = the regional AWS endpoint
+    intended_use: str = "Storage"
+
+    @property
+    def uses_engine(self) -> bool:
+        """True when the pipeline runs the job itself (a synchronous provider)."""
+        return self.provider != BING_DATAFLOW
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineConfig:
         env = os.environ if env is None else env
+        provider = env.get("PROVIDER", "").strip() or BING_DATAFLOW
+        if provider not in PROVIDERS:
+            raise ConfigurationError(
+                f"environment variable PROVIDER must be one of {', '.join(PROVIDERS)}, got {provider!r}"
+            )
+        bing = provider == BING_DATAFLOW
         return cls(
             jobs_table_name=_required(env, "JOBS_TABLE_NAME"),
             bucket_name=_required(env, "BUCKET_NAME"),
-            key_secret_arn=_required(env, "BING_MAPS_KEY_SECRET_ARN"),
-            dataflow_endpoint=_required(env, "DATAFLOW_ENDPOINT"),
+            key_secret_arn=_required(env, "BING_MAPS_KEY_SECRET_ARN") if bing else None,
+            dataflow_endpoint=_required(env, "DATAFLOW_ENDPOINT") if bing else None,
+            provider=provider,
+            engine_state_machine_arn=env.get("ENGINE_STATE_MACHINE_ARN") or None,
+            work_prefix=env.get("WORK_PREFIX", "work/"),
+            chunk_entities=_positive_int(env, "CHUNK_ENTITIES", 200),
+            chunk_concurrency=_positive_int(env, "CHUNK_CONCURRENCY", 10),
+            request_concurrency=_positive_int(env, "REQUEST_CONCURRENCY", 4),
+            requests_per_second=_positive(env, "PROVIDER_REQUESTS_PER_SECOND", 50.0),
+            places_endpoint=env.get("AMAZON_LOCATION_ENDPOINT", "").strip() or None,
+            intended_use=env.get("AMAZON_LOCATION_INTENDED_USE", "").strip() or "Storage",
             input_prefix=env.get("INPUT_PREFIX", "inbox/"),
             results_prefix=env.get("RESULTS_PREFIX", "results/"),
             rejected_prefix=env.get("REJECTED_PREFIX", "rejected/"),
             state_machine_arn=env.get("STATE_MACHINE_ARN") or None,
-            max_entities=int(_number(env, "MAX_ENTITIES", 200_000)),
+            max_entities=_max_entities(env, bing),
             max_file_bytes=int(_number(env, "MAX_FILE_MB", 300) * 1024 * 1024),
             initial_wait_seconds=_number(env, "INITIAL_WAIT_SECONDS", 5.0),
             min_wait_seconds=_number(env, "MIN_WAIT_SECONDS", 5.0),

@@ -1,9 +1,9 @@
 """Download: the provider's result sets to S3, then the job record COMPLETED and job.json.
 
-Each set present (``succeeded``, ``failed``; a set with no entities has no link and is not
-fetched) is streamed from the provider straight into a multipart upload under
-``<results prefix><input name>/<job id>/``; nothing is visible there until a set is whole.
-Running it twice is harmless: the objects are overwritten with the same content.
+Each set with entities (``succeeded``, ``failed``) is streamed by the provider (the Bing
+service's download, or the engine's assembly of its chunks) straight into a multipart upload
+under ``<results prefix><input name>/<job id>/``; nothing is visible there until a set is
+whole. Running it twice is harmless: the objects are overwritten with the same content.
 """
 
 from __future__ import annotations
@@ -16,15 +16,6 @@ from geocode_dataflow.pipeline.dispatch import release_and_dispatch
 from geocode_dataflow.pipeline.jobs import JobRecord
 from geocode_dataflow.pipeline.observability import MetricUnit, logger, metrics
 from geocode_dataflow.pipeline.submit import Services, input_name
-
-RESULT_SETS = ("succeeded", "failed")
-EXTENSIONS = {"xml": "xml", "csv": "csv", "tab": "tsv", "pipe": "txt"}
-CONTENT_TYPES = {
-    "xml": "application/xml",
-    "csv": "text/csv",
-    "tab": "text/tab-separated-values",
-    "pipe": "text/plain",
-}
 
 
 def results_folder(record: JobRecord, config: PipelineConfig) -> str:
@@ -43,32 +34,16 @@ def download_results(state: dict[str, Any], services: Services) -> dict[str, Any
         release_and_dispatch(services, job_id)
         return {"job_id": job_id, "status": jobs.COMPLETED, "outputs": record.outputs}
 
-    client = services.client_factory()
-    provider_job = client.get_job(state["provider_job_id"])
-    fmt = record.input_format or "xml"
     folder = results_folder(record, config)
-    outputs: dict[str, str] = {}
-    for which in RESULT_SETS:
-        if which not in provider_job.output_urls:
-            continue
-        key = f"{folder}{which}.{EXTENSIONS.get(fmt, 'txt')}"
-        chunks = client.iter_results(provider_job, which)
-        size = objects.put_stream(key, chunks, CONTENT_TYPES.get(fmt, "text/plain"))
-        outputs[which] = objects.uri(key)
-        logger.info(
-            "Result set stored", extra={"set": which, "bytes": size, "object": outputs[which]}
-        )
-    outputs["job"] = objects.uri(f"{folder}job.json")
-
-    total = provider_job.total_entity_count
-    if total is None:
-        total = record.total_entities
-    failed = provider_job.failed_entity_count or 0
+    stored = services.provider_factory().store_results(state["provider_job_id"], record, folder)
+    outputs = {**stored.outputs, "job": objects.uri(f"{folder}job.json")}
+    total = stored.total if stored.total is not None else record.total_entities
+    failed = stored.failed
     succeeded = max(0, (total or 0) - failed)
     now = jobs.utc_now()
     final = {
         "status": jobs.COMPLETED,
-        "processed_entities": provider_job.processed_entity_count,
+        "processed_entities": stored.processed,
         "succeeded_entities": succeeded,
         "failed_entities": failed,
         "completed_at": jobs.iso(now),

@@ -6,6 +6,7 @@ them at moto before the first call. Handlers accept a ``Runtime`` argument to sw
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -13,12 +14,18 @@ from typing import Any
 import boto3
 
 from geocode_dataflow.client import DataflowClient
-from geocode_dataflow.pipeline.config import PipelineConfig
+from geocode_dataflow.pipeline.chunks import ChunkContext
+from geocode_dataflow.pipeline.config import AMAZON_LOCATION, PipelineConfig
 from geocode_dataflow.pipeline.jobs import JobStore
+from geocode_dataflow.pipeline.pacing import RateLimiter
 from geocode_dataflow.pipeline.provider import make_client
 from geocode_dataflow.pipeline.slots import ProviderSlots
 from geocode_dataflow.pipeline.storage import ObjectStore
 from geocode_dataflow.pipeline.submit import Services
+from geocode_dataflow.providers import EntityGeocoder, JobProvider
+
+# A synchronous provider has no daily job quota: only the jobs-in-flight bound applies.
+NO_DAILY_LIMIT = 10**9
 
 
 @dataclass
@@ -38,7 +45,7 @@ class Runtime:
         return ProviderSlots(
             self._table,
             max_in_flight=self.config.max_jobs_in_flight,
-            max_per_day=self.config.max_jobs_per_day,
+            max_per_day=NO_DAILY_LIMIT if self.config.uses_engine else self.config.max_jobs_per_day,
         )
 
     @cached_property
@@ -51,7 +58,47 @@ class Runtime:
 
     def client(self) -> DataflowClient:
         # Built per invocation: the key comes from a cache that expires, so a rotated key is used.
+        if not (self.config.key_secret_arn and self.config.dataflow_endpoint):
+            raise ValueError(
+                "the Bing Dataflow client needs BING_MAPS_KEY_SECRET_ARN and DATAFLOW_ENDPOINT"
+            )
         return make_client(self.config.key_secret_arn, self.config.dataflow_endpoint)
+
+    def provider(self) -> JobProvider:
+        """Who runs this pipeline's jobs: the Bing service, or the engine for the others."""
+        if self.config.uses_engine:
+            from geocode_dataflow.pipeline.engine import EngineJobs
+
+            return EngineJobs(self.config, self.objects, self.sfn, self._table)
+        from geocode_dataflow.providers.bing_dataflow import BingDataflowJobs
+
+        return BingDataflowJobs(self.client(), self.objects)
+
+    @cached_property
+    def geocoder(self) -> EntityGeocoder:
+        """The synchronous provider the engine's chunks call (one client per environment)."""
+        if self.config.provider == AMAZON_LOCATION:
+            from geocode_dataflow.providers.amazon_location import AmazonLocationGeocoder
+
+            return AmazonLocationGeocoder.from_config(self.config)
+        raise ValueError(f"provider {self.config.provider} has no entity geocoder")
+
+    @cached_property
+    def limiter(self) -> RateLimiter:
+        """One per execution environment: its threads share the claimed request slots."""
+        return RateLimiter(self._table, self.config.provider, self.config.requests_per_second)
+
+    def chunk_context(self, remaining_ms: Callable[[], int]) -> ChunkContext:
+        return ChunkContext(
+            objects=self.objects,
+            store=self.store,
+            table=self._table,
+            geocoder=self.geocoder,
+            limiter=self.limiter,
+            work_prefix=self.config.work_prefix,
+            request_concurrency=self.config.request_concurrency,
+            remaining_ms=remaining_ms,
+        )
 
     def services(self) -> Services:
         return Services(
@@ -60,7 +107,7 @@ class Runtime:
             store=self.store,
             slots=self.slots,
             sfn=self.sfn,
-            client_factory=self.client,
+            provider_factory=self.provider,
         )
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from geocode_dataflow.client import DataflowClient, DataflowJob
+from geocode_dataflow.client import DataflowJob
 from geocode_dataflow.errors import PermanentError
 from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.config import PipelineConfig
 from geocode_dataflow.pipeline.jobs import JobStore
 from geocode_dataflow.pipeline.observability import logger
+from geocode_dataflow.providers import JobProvider
 
 PENDING = "PENDING"
 COMPLETED = "COMPLETED"
@@ -66,10 +67,10 @@ def next_wait(
 
 
 def check_status(
-    state: dict[str, Any], *, client: DataflowClient, store: JobStore, config: PipelineConfig
+    state: dict[str, Any], *, provider: JobProvider, store: JobStore, config: PipelineConfig
 ) -> dict[str, Any]:
     job_id = state["job_id"]
-    provider_job = client.get_job(state["provider_job_id"])
+    provider_job = provider.get_job(state["provider_job_id"])
     status = normalise_status(provider_job.status)
     now = jobs.utc_now()
     attempt = int(state.get("attempt", 0)) + 1

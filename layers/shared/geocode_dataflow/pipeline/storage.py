@@ -72,6 +72,19 @@ class ObjectStore:
         )
         return reader.bytes_read
 
+    def put_bytes(self, key: str, body: bytes, content_type: str) -> None:
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        for page in self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        ):
+            for item in page.get("Contents", []):
+                yield item["Key"]
+
     def put_json(self, key: str, document: Any) -> None:
         body = json.dumps(document, indent=2, sort_keys=True, default=str).encode("utf-8")
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")

@@ -6,10 +6,10 @@
    rejected prefix, record REJECTED, and no call to the provider.
 3. Take a provider slot (``slots``). None free: the record says QUEUED and why, and the
    dispatcher starts it when a slot frees.
-4. Start: create the provider job with the file streamed from S3 (gunzipped and transcoded to
-   UTF-8 on the way, never whole in memory; its description is our job id, which is how the
-   job of an invocation that crashed is found again instead of created twice), record PENDING
-   and start the state machine execution named after the job.
+4. Start: create the provider job (``providers``: the Bing service gets the file streamed from
+   S3; for a synchronous provider the pipeline's own engine splits it into chunks and runs
+   them), record PENDING and start the state machine execution named after the job. The
+   provider job of an invocation that crashed is found again instead of created twice.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from geocode_dataflow.client import DataflowClient, DataflowJob
 from geocode_dataflow.errors import PermanentError, QuotaExceededError, TransientError
 from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.config import PipelineConfig
@@ -28,7 +27,8 @@ from geocode_dataflow.pipeline.jobs import InputObject, JobAlreadyExistsError, J
 from geocode_dataflow.pipeline.observability import MetricUnit, bind_job, logger, metrics
 from geocode_dataflow.pipeline.slots import ProviderSlots
 from geocode_dataflow.pipeline.storage import ObjectStore
-from geocode_dataflow.schema import Limits, utf8_chunks, validate_feed
+from geocode_dataflow.providers import JobProvider
+from geocode_dataflow.schema import Limits, validate_feed
 
 # A claim older than this (the submit function's maximum run time plus a margin) belongs to an
 # invocation that died; the next delivery of the event, or the dispatcher, takes the job over.
@@ -51,7 +51,7 @@ class Services:
     store: JobStore
     slots: ProviderSlots
     sfn: Any
-    client_factory: Callable[[], DataflowClient]
+    provider_factory: Callable[[], JobProvider]
 
 
 def input_name(key: str, input_prefix: str) -> str:
@@ -177,18 +177,16 @@ def start_job(record: JobRecord, services: Services, *, adopt: bool) -> SubmitOu
 
 
 def _create_or_adopt(record: JobRecord, services: Services, *, adopt: bool) -> str:
-    client = services.client_factory()
-    found = _find_provider_job(client, record.job_id) if adopt else None
+    provider = services.provider_factory()
+    found = provider.find_job(record.job_id) if adopt else None
     if found is not None:
         logger.warning(
-            "Adopting the provider job of an earlier attempt", extra={"provider_job_id": found.id}
+            "Adopting the provider job of an earlier attempt", extra={"provider_job_id": found}
         )
-        return found.id
-    source = services.objects.open(record.input.key, record.input.version_id)
-    chunks = utf8_chunks(source, record.input.key)
-    created = client.create_job(chunks, str(record.input_format), description=record.job_id)
-    logger.info("Provider job created", extra={"provider_job_id": created.id})
-    return created.id
+        return found
+    created = provider.create_job(record)
+    logger.info("Provider job created", extra={"provider_job_id": created})
+    return created
 
 
 def _on_duplicate(existing: JobRecord, services: Services) -> SubmitOutcome:
@@ -229,13 +227,6 @@ def resume_stale(record: JobRecord, services: Services) -> SubmitOutcome:
 
 def is_stale(record: JobRecord) -> bool:
     return jobs.utc_now() - jobs.parse_iso(record.updated_at) > STALE_CLAIM
-
-
-def _find_provider_job(client: DataflowClient, job_id: str) -> DataflowJob | None:
-    for job in client.list_jobs():
-        if job.description == job_id and job.status in ("Pending", "Completed"):
-            return job
-    return None
 
 
 def _fail(job_id: str, exc: Exception, store: JobStore) -> SubmitOutcome:

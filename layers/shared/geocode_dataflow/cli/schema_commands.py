@@ -1,0 +1,111 @@
+"""``validate`` and ``convert``: Data Schema v2.0 files checked and converted offline.
+
+Also the entity limits and the schema engine loader that ``run`` shares with ``validate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from geocode_dataflow.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    CliError,
+    Commands,
+    add_command,
+    note,
+)
+
+FORMATS = ("xml", "csv", "tab", "pipe")
+BASIC_MAX_ENTITIES = 50
+
+
+def register(commands: Commands, parents: list[argparse.ArgumentParser]) -> None:
+    validate = add_command(
+        commands,
+        "validate",
+        "check a file against Data Schema v2.0 and the service's limits",
+        cmd_validate,
+        parents,
+    )
+    validate.add_argument("file", metavar="FILE")
+    validate.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_limits(validate)
+
+    convert = add_command(
+        commands,
+        "convert",
+        "convert a file to another Data Schema v2.0 format",
+        cmd_convert,
+        parents,
+    )
+    convert.add_argument("file", metavar="FILE")
+    convert.add_argument("--to", required=True, choices=FORMATS, help="target format")
+    convert.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    schema = load_schema()
+    report = schema.validate_feed(args.file, limits=limits(schema, args))
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(report.to_text())
+    return EXIT_OK if report.valid else EXIT_INVALID
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    schema = load_schema()
+    if args.output:
+        target = Path(args.output)
+        partial = target.with_name(f".{target.name}.part")
+        try:
+            with open(args.file, "rb") as source, open(partial, "wb") as sink:
+                count = schema.convert_feed(source, sink, args.to, filename=args.file)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        note(f"converted {count} entities to {args.to}: {target}")
+    else:
+        with open(args.file, "rb") as source:
+            count = schema.convert_feed(source, sys.stdout.buffer, args.to, filename=args.file)
+        sys.stdout.buffer.flush()
+        note(f"converted {count} entities to {args.to}")
+    return EXIT_OK
+
+
+def add_limits(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--max-entities", type=int, metavar="N", help="entity limit (default: 200000, Enterprise)"
+    )
+    group.add_argument(
+        "--basic",
+        action="store_true",
+        help=f"apply the Basic-key limit ({BASIC_MAX_ENTITIES} entities)",
+    )
+
+
+def limits(schema: Any, args: argparse.Namespace) -> Any:
+    """The ``schema.Limits`` that ``--basic`` / ``--max-entities`` ask for."""
+    if args.basic:
+        return schema.Limits(max_entities=BASIC_MAX_ENTITIES)
+    if args.max_entities is not None:
+        if args.max_entities <= 0:
+            raise CliError("--max-entities must be > 0")
+        return schema.Limits(max_entities=args.max_entities)
+    return schema.Limits()
+
+
+def load_schema() -> Any:
+    """The schema engine, imported when a command needs it so ``--help`` stays light."""
+    try:
+        return importlib.import_module("geocode_dataflow.schema")
+    except ImportError as exc:  # only while the package is being assembled
+        raise CliError(f"the schema engine is not available ({exc})") from None

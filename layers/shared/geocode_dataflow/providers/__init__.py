@@ -1,0 +1,73 @@
+"""Who geocodes: one ``JobProvider`` per provider, behind the one job lifecycle of ``pipeline``.
+
+A job provider creates a job for a validated input, reports its status in the Dataflow
+vocabulary (a ``DataflowJob``: Pending / Completed / Aborted with counts), and stores its
+result sets in S3. Two kinds exist:
+
+- ``bing_dataflow``: the Bing Maps Dataflow service runs the job; the adapter wraps the client.
+- ``engine`` (``pipeline.engine``): for synchronous geocoders, which have no job API, the
+  pipeline runs the job itself, one request per entity, through an ``EntityGeocoder`` such as
+  ``amazon_location``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from geocode_dataflow.client import DataflowJob
+    from geocode_dataflow.pipeline.jobs import JobRecord
+    from geocode_dataflow.schema import GeocodeEntity
+
+RESULT_SETS = ("succeeded", "failed")
+EXTENSIONS = {"xml": "xml", "csv": "csv", "tab": "tsv", "pipe": "txt"}
+CONTENT_TYPES = {
+    "xml": "application/xml",
+    "csv": "text/csv",
+    "tab": "text/tab-separated-values",
+    "pipe": "text/plain",
+}
+
+
+@dataclass(frozen=True)
+class StoredResults:
+    """What ``store_results`` wrote: S3 URIs by set name, and the job's final counts."""
+
+    outputs: dict[str, str] = field(default_factory=dict)
+    total: int | None = None
+    processed: int | None = None
+    failed: int = 0
+
+
+class JobProvider(Protocol):
+    """The seam between the job lifecycle and whoever runs the job."""
+
+    def create_job(self, record: JobRecord) -> str:
+        """Create the provider job for a validated record; return its id."""
+
+    def find_job(self, job_id: str) -> str | None:
+        """The provider job an earlier attempt created for ``job_id``, if any."""
+
+    def get_job(self, provider_job_id: str) -> DataflowJob:
+        """The job's status and counts in the Dataflow vocabulary."""
+
+    def store_results(self, provider_job_id: str, record: JobRecord, folder: str) -> StoredResults:
+        """Write the result sets under ``folder`` (nothing visible until a set is whole)."""
+
+
+class EntityGeocoder(Protocol):
+    """A synchronous provider, one entity at a time (used by the job engine's chunk step).
+
+    ``geocode`` fills the entity's responses, StatusCode and FaultReason. It raises
+    ``TransientError`` subclasses for what a retry may fix (throttling, 5xx, timeouts) and
+    ``PermanentError`` for what fails the whole job (no permission, bad configuration).
+    """
+
+    name: str
+
+    def geocode(self, entity: GeocodeEntity, *, text_format: bool) -> GeocodeEntity: ...
+
+
+def result_key(folder: str, which: str, fmt: str) -> str:
+    return f"{folder}{which}.{EXTENSIONS.get(fmt, 'txt')}"
