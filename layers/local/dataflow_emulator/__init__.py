@@ -5,10 +5,11 @@ Local and test use only: it is never deployed to Lambda. Start one with
 ``geocode-dataflow emulator``; see README.md next to this file.
 """
 
+from offline_geocoder import Geocoder
+
 from .app import EmulatorApp
 from .config import ENDPOINTS, QUIRKS, EmulatorConfig, FaultConfig
 from .datasources import DataSource, sample_data_source
-from .geocoder import Geocoder
 from .server import EmulatorServer
 from .state import EmulatorState
 

@@ -26,13 +26,13 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from geocode_dataflow.schema import FORMATS, Limits, validate_feed
+from offline_geocoder import Geocoder
 
 from . import envelopes, uploads
 from .config import EmulatorConfig, FaultConfig
 from .datasources import DataSource, sample_data_source
 from .envelopes import ACCESS_DENIED, JobResource, Link, status_phrase
 from .faults import FaultInjector
-from .geocoder import Geocoder
 from .processing import run_job
 from .state import COMPLETED, DownloadJob, EmulatorState, GeocodeJob, JobSnapshot, new_id
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from geocode_dataflow.schema import FeedWriter, GeocodeEntity, open_feed
 from geocode_dataflow.schema import fault_reason as service_fault_reason
+from offline_geocoder import Geocoder
 
 from .envelopes import trace_id
-from .geocoder import Geocoder
 from .state import EmulatorState, GeocodeJob
 
 logger = logging.getLogger(__name__)

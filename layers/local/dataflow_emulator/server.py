@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from pathlib import Path
@@ -101,11 +102,18 @@ class EmulatorServer:
                 # closed under the loop's feet; an empty socket map ends the loop.
                 for dispatcher in list(server._map.values()):
                     if dispatcher is not server.trigger:
-                        dispatcher.close()
-                server.trigger.close()
+                        with contextlib.suppress(OSError):
+                            dispatcher.close()
+                with contextlib.suppress(OSError):
+                    server.trigger.close()
                 done.set()
 
-            server.trigger.pull_trigger(close_everything)
+            try:
+                server.trigger.pull_trigger(close_everything)
+            except OSError:
+                # The loop has already ended (and closed its trigger): nothing runs on it any
+                # more, so the sockets left can be closed from here.
+                close_everything()
             done.wait(5)
             if self._thread is not None:
                 self._thread.join(5)

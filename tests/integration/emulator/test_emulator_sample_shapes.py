@@ -11,8 +11,8 @@ from xml.etree import ElementTree
 
 import pytest
 import requests
-from dataflow_emulator.gazetteer import distance_km
 from emulator_http_support import FIXTURES, KEY, only_job, output_urls, wait_until_done
+from offline_geocoder.gazetteer import distance_km
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ exactly as its documentation says, with its own ``proxies`` option pointed at th
 """
 
 import pytest
-from dataflow_emulator.gazetteer import distance_km
+from offline_geocoder.gazetteer import distance_km
 
 geocoder = pytest.importorskip("geocoder", reason="the dev extra installs the geocoder package")
 

@@ -3,14 +3,14 @@
 import time
 
 import pytest
-from dataflow_emulator.gazetteer import distance_km
-from dataflow_emulator.geocoder import FAULT_FORMATTED_ADDRESS, FAULT_NO_ADDRESS, Geocoder
 from geocode_dataflow.schema.model import (
     Address,
     GeocodeEntity,
     GeocodeRequest,
     ReverseGeocodeRequest,
 )
+from offline_geocoder.gazetteer import distance_km
+from offline_geocoder.geocoder import FAULT_FORMATTED_ADDRESS, FAULT_NO_ADDRESS, Geocoder
 
 MICROSOFT = (47.6401, -122.1297)
 

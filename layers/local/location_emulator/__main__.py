@@ -1,0 +1,5 @@
+"""``python -m location_emulator``: the emulator without the project CLI."""
+
+from .cli import main
+
+raise SystemExit(main())
