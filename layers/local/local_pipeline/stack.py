@@ -31,10 +31,9 @@ from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.config import PipelineConfig
 from geocode_dataflow.pipeline.jobs import JobRecord
 from geocode_dataflow.pipeline.observability import logger as pipeline_logger
-from geocode_dataflow.pipeline.runtime import Runtime
 
 from local_pipeline import template as tpl
-from local_pipeline.lambdas import InProcessLambdas
+from local_pipeline.lambdas import ProcessLambdas
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -93,7 +92,8 @@ class LocalPipeline:
         self.provider = self.options.provider
         self.key = self.options.key or os.environ.get("BING_MAPS_KEY") or secrets.token_hex(16)
         self.template = tpl.load_template()
-        self.lambdas = InProcessLambdas()
+        # One worker process per concurrent invocation, as Lambda's execution environments.
+        self.lambdas = ProcessLambdas()
         self.emulator: Any = None
         self._stack = ExitStack()
         self._saved_env: dict[str, str | None] = {}
@@ -158,6 +158,7 @@ class LocalPipeline:
             timeout=10,
         ).raise_for_status()
         self._stack.enter_context(self.lambdas.patched())
+        self._stack.callback(self.lambdas.close)  # before the moto server stops
         # Not setStream(): it flushes the old stream, which a test runner may have closed. The
         # replacement writes to the current sys.stdout, which is what the default did at import.
         pipeline_logger.registered_handler.stream = _CurrentStdout()  # type: ignore[attr-defined]
@@ -303,8 +304,8 @@ class LocalPipeline:
         for logical_id, spec in specs.items():
             env = {name: str(self._resolve(value)) for name, value in spec.environment.items()}
             env.update(self._local_env_overrides())
-            config = PipelineConfig.from_env(env)
-            self.lambdas.register(logical_id, spec, Runtime(config=config))
+            PipelineConfig.from_env(env)  # a missing variable fails here, not in a worker
+            self.lambdas.register(logical_id, spec, env)
 
         s3.put_bucket_notification_configuration(
             Bucket=self.bucket,

@@ -190,9 +190,11 @@ def run_secret_scenario(pipeline, key: str, wrong_key: str) -> dict[str, Any]:
     secrets = pipeline.client("secretsmanager")
     secrets.put_secret_value(SecretId=pipeline.secret_arn, SecretString=wrong_key)
     parameters.clear_caches()
+    pipeline.lambdas.recycle()  # warm environments keep the cached key, as on Lambda
     try:
         run("wrong-key.csv", good_csv("w", 2))
     finally:
         secrets.put_secret_value(SecretId=pipeline.secret_arn, SecretString=key)
         parameters.clear_caches()
+        pipeline.lambdas.recycle()
     return records

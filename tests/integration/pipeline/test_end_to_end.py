@@ -240,12 +240,14 @@ def test_wrong_key_fails_the_job_with_an_authentication_error(pipeline):
     secrets = pipeline.client("secretsmanager")
     secrets.put_secret_value(SecretId=pipeline.secret_arn, SecretString="not-the-right-key")
     parameters.clear_caches()
+    pipeline.lambdas.recycle()  # warm environments cache the key for minutes, as on Lambda
     try:
         job_id = pipeline.drop(text_file(","), "wrong-key.csv")
         record = pipeline.wait(job_id)
     finally:
         secrets.put_secret_value(SecretId=pipeline.secret_arn, SecretString=pipeline.key)
         parameters.clear_caches()
+        pipeline.lambdas.recycle()
 
     assert record.status == "FAILED"
     assert record.error["type"] == "AuthenticationError"

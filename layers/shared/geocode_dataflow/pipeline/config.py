@@ -90,7 +90,7 @@ class PipelineConfig:
     engine_state_machine_arn: str | None = None
     work_prefix: str = "work/"
     chunk_entities: int = 200
-    chunk_concurrency: int = 10
+    chunk_concurrency: int = 5
     request_concurrency: int = 4  # requests in flight per chunk
     requests_per_second: float = 50.0
     places_endpoint: str | None = None  # Amazon Location: None = the regional AWS endpoint
@@ -119,7 +119,7 @@ class PipelineConfig:
             engine_state_machine_arn=env.get("ENGINE_STATE_MACHINE_ARN") or None,
             work_prefix=env.get("WORK_PREFIX", "work/"),
             chunk_entities=_positive_int(env, "CHUNK_ENTITIES", 200),
-            chunk_concurrency=_positive_int(env, "CHUNK_CONCURRENCY", 10),
+            chunk_concurrency=_positive_int(env, "CHUNK_CONCURRENCY", 5),
             request_concurrency=_positive_int(env, "REQUEST_CONCURRENCY", 4),
             requests_per_second=_positive(env, "PROVIDER_REQUESTS_PER_SECOND", 50.0),
             places_endpoint=env.get("AMAZON_LOCATION_ENDPOINT", "").strip() or None,

@@ -62,6 +62,16 @@ class RateLimiter:
     def acquire(self, expected: int | None = None) -> None:
         """Wait for the next slot. ``expected``: requests this worker still plans to send,
         so that it never claims (and wastes) more slots than it can use."""
+        while True:
+            slot = self._next_slot(expected)
+            delay = slot - self._clock()
+            if delay > 0:
+                self._sleep(delay)
+            if self._clock() - slot <= LATE_TOLERANCE:
+                return
+            self.skipped += 1  # woke up too late (a busy machine): that slot has passed
+
+    def _next_slot(self, expected: int | None) -> float:
         with self._lock:
             while True:
                 now = self._clock()
@@ -69,12 +79,8 @@ class RateLimiter:
                     self._slots.popleft()
                     self.skipped += 1
                 if self._slots:
-                    slot = self._slots.popleft()
-                    break
+                    return self._slots.popleft()
                 self._claim(min(self._batch, max(1, expected or self._batch)))
-        delay = slot - self._clock()
-        if delay > 0:
-            self._sleep(delay)
 
     def _claim(self, count: int) -> None:
         span = count * self._interval

@@ -63,7 +63,10 @@ def text_version(first_line: str) -> str | None:
     # Split and strip rather than one regex: overlapping whitespace quantifiers backtrack
     # catastrophically on a crafted line.
     parts = re.split(r"[,|\t]", first_line.rstrip("\r\n"), maxsplit=2)
-    if len(parts) < 2 or parts[0].strip().strip('"').strip().lower() != "bing spatial data services":
+    if (
+        len(parts) < 2
+        or parts[0].strip().strip('"').strip().lower() != "bing spatial data services"
+    ):
         return None
     return parts[1].strip().strip('"').strip()
 
