@@ -4,7 +4,7 @@ Both run the real pipeline on this machine (see ``local_pipeline.stack``): the f
 under the input prefix of the emulated bucket, the S3 event runs the submit function, the state
 machine polls the provider (the Dataflow emulator, or the pipeline's own job engine geocoding
 against the Amazon Location emulator), and the outputs are copied to DIR. Exit code 0 only for
-COMPLETED.
+COMPLETED. With ``--compare-with`` the file runs once per provider and the answers are compared.
 """
 
 from __future__ import annotations
@@ -24,7 +24,11 @@ SAMPLE = Path(__file__).resolve().parent / "samples" / "demo-addresses.xml"
 # 2 usage error, 4 the job did not complete.
 EXIT_COMPLETED, EXIT_REJECTED, EXIT_ERROR, EXIT_FAILED = 0, 1, 2, 4
 BING_DATAFLOW = "bing-dataflow"
-PROVIDER_NAMES = {BING_DATAFLOW: "Bing Maps Geocode Dataflow", "amazon-location": "Amazon Location"}
+PROVIDER_NAMES = {
+    BING_DATAFLOW: "Bing Maps Geocode Dataflow",
+    "amazon-location": "Amazon Location",
+    "azure-maps": "Azure Maps",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, demo: bool) -> None:
@@ -75,8 +79,6 @@ class _Progress:
 
 
 def run_local(args: argparse.Namespace) -> int:
-    from local_pipeline.stack import LocalPipeline, LocalPipelineOptions
-
     # Powertools warns when an invocation published no metric; noise on a terminal.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
 
@@ -86,8 +88,34 @@ def run_local(args: argparse.Namespace) -> int:
     if not source.is_file():
         print(f"error: {source} is not a file", file=sys.stderr)
         return EXIT_ERROR
+    timeout = float(getattr(args, "timeout", 600.0))
+    other = getattr(args, "compare_with", None)
+    if other:
+        return run_compared(source, out, args, (option_values(args)["provider"], other), timeout)
+    record = run_job(
+        source,
+        out,
+        option_values(args),
+        timeout=timeout,
+        keep_running=getattr(args, "keep_running", False),
+    )
+    return exit_code(record)
+
+
+def run_job(
+    source: Path,
+    out: Path,
+    options: dict[str, Any],
+    *,
+    timeout: float,
+    keep_running: bool = False,
+) -> JobRecord:
+    """One local pipeline, with one provider: ``source`` dropped, its job awaited, the outputs
+    (and the functions' logs) written to ``out`` and summarised on stdout."""
+    from local_pipeline.stack import LocalPipeline, LocalPipelineOptions
+
     err = sys.stderr
-    with LocalPipeline(LocalPipelineOptions(**option_values(args))) as pipeline:
+    with LocalPipeline(LocalPipelineOptions(**options)) as pipeline:
         log_path = out / "lambda-logs.jsonl"
         out.mkdir(parents=True, exist_ok=True)
         with open(log_path, "w", encoding="utf-8") as log:
@@ -100,31 +128,60 @@ def run_local(args: argparse.Namespace) -> int:
             job_id = pipeline.drop(source)
             progress = _Progress(err)
             try:
-                record = pipeline.wait(
-                    job_id, timeout=float(getattr(args, "timeout", 600.0)), on_progress=progress
-                )
+                record = pipeline.wait(job_id, timeout=timeout, on_progress=progress)
             finally:
                 progress.done()
         files = pipeline.export(record, out)
         _print_summary(record, files, log_path, sys.stdout)
-        if getattr(args, "keep_running", False):
+        if keep_running:
             _keep_running(pipeline, err)
+    return record
+
+
+def run_compared(
+    source: Path, out: Path, args: argparse.Namespace, providers: tuple[str, str], timeout: float
+) -> int:
+    """``source`` run with each provider into ``out/<provider>/``, one pipeline after the other,
+    then compared (``out/compare.csv``); the worst exit code of the two jobs."""
+    from geocode_dataflow.cli.compare import load, report
+
+    records = [
+        run_job(source, out / provider, option_values(args, provider), timeout=timeout)
+        for provider in providers
+    ]
+    unfinished = [
+        f"the {provider} job ended {record.status}"
+        for provider, record in zip(providers, records, strict=True)
+        if record.status != jobs.COMPLETED
+    ]
+    if unfinished:
+        sys.stderr.write(f"\nno comparison: {'; '.join(unfinished)}\n")
+    else:
+        sys.stdout.write("\n")
+        comparison = load(out / providers[0], out / providers[1])
+        report(comparison, sys.stdout, csv_path=out / "compare.csv")
+    return max(exit_code(record) for record in records)
+
+
+def exit_code(record: JobRecord) -> int:
     if record.status == jobs.COMPLETED:
         return EXIT_COMPLETED
     return EXIT_REJECTED if record.status == jobs.REJECTED else EXIT_FAILED
 
 
-def option_values(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``LocalPipelineOptions`` fields the arguments set; absent ones keep their defaults,
-    so the standalone ``main`` (which has fewer options) works too."""
-    chosen: dict[str, Any] = {"provider": getattr(args, "provider", None) or BING_DATAFLOW}
+def option_values(args: argparse.Namespace, provider: str | None = None) -> dict[str, Any]:
+    """The ``LocalPipelineOptions`` fields the arguments set for ``provider`` (default: the
+    arguments' own); absent ones keep their defaults, so the standalone ``main`` (which has
+    fewer options) works too. Each option reaches only the providers it applies to."""
+    chosen = provider or getattr(args, "provider", None) or BING_DATAFLOW
+    values: dict[str, Any] = {"provider": chosen}
     processing_seconds = getattr(args, "processing_seconds", None)
-    if processing_seconds is not None:
-        chosen["emulator_processing_seconds"] = float(processing_seconds)
+    if processing_seconds is not None and chosen == BING_DATAFLOW:
+        values["emulator_processing_seconds"] = float(processing_seconds)
     requests_per_second = getattr(args, "requests_per_second", None)
-    if requests_per_second is not None:
-        chosen["requests_per_second"] = float(requests_per_second)
-    return chosen
+    if requests_per_second is not None and chosen != BING_DATAFLOW:
+        values["requests_per_second"] = float(requests_per_second)
+    return values
 
 
 def _describe_provider(pipeline: Any) -> str:

@@ -41,6 +41,14 @@ class ServiceUnavailableError(DataflowServiceError, TransientError):
     """5xx, timeouts and connection resets that outlived the client's own retries."""
 
 
+class ProviderThrottledError(DataflowServiceError, TransientError):
+    """A synchronous provider answered 429 / ThrottlingException: over the account's rate."""
+
+
+class SplitBatchError(DataflowServiceError, TransientError):
+    """The provider timed out on a batch (Azure Maps 408): retry it in two halves."""
+
+
 class QuotaExceededError(DataflowServiceError, TransientError):
     """503 ``JobUsageQuota`` or 429: too many jobs in process or in the last 24 hours."""
 

@@ -497,13 +497,16 @@ def test_emulator_default_provider_and_port(monkeypatch):
         ),
         (
             ["--provider", "amazon-location", "--key", "k"],
-            "--key applies to --provider bing-dataflow only",
+            "--key applies to --provider bing-dataflow or azure-maps only",
         ),
         (
             ["--provider", "amazon-location", "--max-pending-jobs", "10"],
             "--max-pending-jobs applies to --provider bing-dataflow only",
         ),
-        (["--rate-limit", "5"], "--rate-limit applies to --provider amazon-location only"),
+        (
+            ["--rate-limit", "5"],
+            "--rate-limit applies to --provider amazon-location or azure-maps only",
+        ),
         (["--api-key", "k"], "--api-key applies to --provider amazon-location only"),
     ],
 )
@@ -560,7 +563,7 @@ def test_local_arguments_get_the_providers_defaults(monkeypatch):
     [
         (
             ["--requests-per-second", "5"],
-            "--requests-per-second applies to --provider amazon-location only",
+            "--requests-per-second applies to --provider amazon-location or azure-maps only",
         ),
         (
             ["--provider", "amazon-location", "--processing-seconds", "1"],
@@ -636,3 +639,118 @@ def test_progress_line_rewrites_itself_on_a_terminal():
 )
 def test_sniff_format(head, expected):
     assert sniff_format(head) == expected
+
+
+# --- emulator --provider azure-maps ----------------------------------------------------------------
+
+
+def test_emulator_azure_maps_arguments_are_passed_through(monkeypatch):
+    seen = fake_entry(monkeypatch, "azure_maps_emulator.cli", "run_emulator")
+    monkeypatch.setitem(sys.modules, "dataflow_emulator.cli", None)  # must not be loaded
+    monkeypatch.setitem(sys.modules, "location_emulator.cli", None)
+
+    code = cli.main(
+        [
+            "emulator", "--provider", "azure-maps", "--key", "a", "--key", "b",
+            "--rate-limit", "20", "--throttle-rate", "0.1", "--error-rate", "0.05",
+            "--timeout-rate", "0.02", "--delay-seconds", "0.5", "--delay-rate", "0.5",
+            "--timeout-over-items", "50", "--seed", "7",
+        ]
+    )  # fmt: skip
+
+    assert code == 0
+    assert (seen["host"], seen["port"], seen["seed"], seen["key"]) == (
+        "127.0.0.1",
+        8788,
+        7,
+        ["a", "b"],
+    )
+    assert (seen["rate_limit"], seen["throttle_rate"], seen["error_rate"]) == (20.0, 0.1, 0.05)
+    assert (seen["timeout_rate"], seen["delay_seconds"], seen["delay_rate"]) == (0.02, 0.5, 0.5)
+    assert seen["timeout_over_items"] == 50
+
+
+def test_emulator_azure_maps_defaults(monkeypatch):
+    seen = fake_entry(monkeypatch, "azure_maps_emulator.cli", "run_emulator")
+
+    assert cli.main(["emulator", "--provider", "azure-maps"]) == 0
+    assert (seen["port"], seen["key"], seen["rate_limit"], seen["timeout_rate"]) == (
+        8788,
+        [],
+        10.0,
+        0.0,
+    )
+    assert (seen["throttle_rate"], seen["error_rate"]) == (0.0, 0.0)
+    assert (seen["delay_seconds"], seen["delay_rate"], seen["timeout_over_items"]) == (
+        0.0,
+        1.0,
+        None,
+    )
+
+
+def test_emulator_shared_options_keep_each_providers_default(monkeypatch):
+    location = fake_entry(monkeypatch, "location_emulator.cli", "run_emulator")
+    dataflow = fake_entry(monkeypatch, "dataflow_emulator.cli", "run_emulator")
+
+    assert cli.main(["emulator", "--provider", "amazon-location"]) == 0
+    assert cli.main(["emulator"]) == 0
+    assert location["rate_limit"] == 100.0 and location["key"] is None
+    assert dataflow["key"] == [] and dataflow["rate_limit"] is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--provider", "azure-maps", "--api-key", "k"],
+            "--api-key applies to --provider amazon-location only",
+        ),
+        (
+            ["--provider", "azure-maps", "--quirk", "x"],
+            "--quirk applies to --provider bing-dataflow only",
+        ),
+        (
+            ["--provider", "amazon-location", "--timeout-rate", "0.1"],
+            "--timeout-rate applies to --provider azure-maps only",
+        ),
+        (
+            ["--timeout-over-items", "5"],
+            "--timeout-over-items applies to --provider azure-maps only",
+        ),
+        (
+            ["--error-rate", "0.1"],
+            "--error-rate applies to --provider amazon-location or azure-maps only",
+        ),
+    ],
+)
+def test_emulator_azure_maps_refuses_the_other_providers_options(
+    monkeypatch, capsys, argv, message
+):
+    for module in ("dataflow_emulator.cli", "location_emulator.cli", "azure_maps_emulator.cli"):
+        monkeypatch.setitem(sys.modules, module, None)  # refused before any import
+
+    assert cli.main(["emulator", *argv]) == cli.EXIT_USAGE
+    assert capsys.readouterr().err.strip() == f"geocode-dataflow: error: {message}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--provider", "azure-maps", "--timeout-rate", "1.5"],
+        ["--provider", "azure-maps", "--timeout-over-items", "-1"],
+        ["--provider", "azure-maps", "--timeout-over-items", "many"],
+    ],
+)
+def test_emulator_azure_maps_bad_values_are_usage_errors(capsys, argv):
+    with pytest.raises(SystemExit) as exited:
+        cli.build_parser().parse_args(["emulator", *argv])
+
+    assert exited.value.code == cli.EXIT_USAGE
+    assert argv[2] in capsys.readouterr().err
+
+
+def test_emulator_azure_maps_missing_says_install_the_extra(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "azure_maps_emulator.cli", None)  # makes the import fail
+
+    assert cli.main(["emulator", "--provider", "azure-maps"]) == cli.EXIT_USAGE
+    assert "install the [local] extra" in capsys.readouterr().err

@@ -35,11 +35,21 @@ class FakeGeocoder:
     """Answers with the entity's number as a point; optionally fails some calls first."""
 
     name = "Fake"
+    batch_size = 1
 
     def __init__(self, failures: dict[str, int] | None = None) -> None:
         self.calls: list[str] = []
+        self.batches: list[list[str]] = []
         self.failures = dict(failures or {})
         self._lock = threading.Lock()
+
+    def batch_key(self, entity):
+        return entity.kind
+
+    def geocode_batch(self, entities, *, text_format):
+        with self._lock:
+            self.batches.append([e.id for e in entities])
+        return [self.geocode(e, text_format=text_format) for e in entities]
 
     def geocode(self, entity, *, text_format):
         with self._lock:
@@ -143,7 +153,7 @@ def test_engine_splits_geocodes_and_assembles_in_input_order(aws):
     assert [i["entities"] for i in items] == [10, 10, 6]
 
     progress = EngineProgress(aws, "job-1").read()
-    assert progress == {"total": 26, "processed": 26, "failed": 1}
+    assert progress == {"total": 26, "processed": 26, "failed": 1, "requests": 25}
     status = engine.get_job(arn)
     assert status.status == "Pending" and status.processed_entity_count == 26
 
@@ -277,3 +287,47 @@ def test_rate_limiter_skips_slots_it_reaches_too_late(aws):
     clock.now += 2.0  # the worker was busy: its remaining claimed slots are in the past
     limiter.acquire()
     assert limiter.skipped == 4
+
+
+class BatchGeocoder(FakeGeocoder):
+    """Three entities per request, forward and reverse apart; a batch over two times out."""
+
+    batch_size = 3
+
+    def geocode_batch(self, entities, *, text_format):
+        from geocode_dataflow.errors import SplitBatchError
+
+        with self._lock:
+            self.batches.append([e.id for e in entities])
+        if len(entities) > 2:
+            raise SplitBatchError("took longer than 60 seconds")
+        return [self.geocode(e, text_format=text_format) for e in entities]
+
+
+def test_batch_providers_get_grouped_requests_and_a_timeout_halves_the_batch(aws):
+    engine, objects, store, _ = engine_job(aws, csv_feed(9), chunk_entities=20)
+    arn = engine.create_job(store.get("job-1"))
+    geocoder = BatchGeocoder()
+    geocode_chunk({"job_id": "job-1", "chunk": 0}, context(aws, objects, store, geocoder))
+
+    # 0 and 7 are reverse requests, 9 fails unsent; batches of three time out and are halved.
+    assert sorted(geocoder.batches) == [
+        ["0", "7"],
+        ["1"],
+        ["1", "2", "3"],
+        ["2", "3"],
+        ["4"],
+        ["4", "5", "6"],
+        ["5", "6"],
+        ["8"],
+    ]
+    sent = sum(1 for _ in geocoder.batches)
+    stored = engine.store_results(arn, store.get("job-1"), "results/a.csv/job-1/")
+    assert stored.requests == sent and stored.failed == 1
+    body = (
+        boto3.client("s3")
+        .get_object(Bucket=BUCKET, Key="results/a.csv/job-1/succeeded.csv")["Body"]
+        .read()
+    )
+    with open_feed(io.BytesIO(body), "succeeded.csv") as feed:
+        assert [e.id for e in feed] == [str(i) for i in range(9)]

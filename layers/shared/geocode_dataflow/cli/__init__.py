@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from geocode_dataflow import __version__
-from geocode_dataflow.cli import emulator, local, schema_commands, service
+from geocode_dataflow.cli import compare, emulator, local, schema_commands, service
 from geocode_dataflow.cli.common import (
     EPILOG,
     EXIT_ABORTED,
@@ -73,4 +73,5 @@ def build_parser() -> argparse.ArgumentParser:
     service.register(commands, parents)
     emulator.register(commands, parents)
     local.register(commands, parents)
+    compare.register(commands, parents)
     return parser

@@ -6,9 +6,13 @@ The emulators are local-only packages (the [local] extra), imported when the com
 from __future__ import annotations
 
 import argparse
+import copy
+from dataclasses import dataclass, field
+from typing import Any
 
 from geocode_dataflow.cli.common import (
     KEY_ENV,
+    CliError,
     Commands,
     add_command,
     fraction,
@@ -18,6 +22,7 @@ from geocode_dataflow.cli.common import (
 )
 from geocode_dataflow.cli.provider_options import (
     AMAZON_LOCATION,
+    AZURE_MAPS,
     BING_DATAFLOW,
     ProviderOption,
     add_provider_option,
@@ -25,24 +30,41 @@ from geocode_dataflow.cli.provider_options import (
     resolve_provider_options,
 )
 
+AZURE_KEY_ENV = "AZURE_MAPS_KEY"  # read by the Azure Maps emulator when no --key is given
+
 # provider -> (module with run_emulator(args), what it is, default port)
 EMULATORS = {
     BING_DATAFLOW: ("dataflow_emulator.cli", "the Dataflow emulator", 8080),
     AMAZON_LOCATION: ("location_emulator.cli", "the Amazon Location emulator", 8787),
+    AZURE_MAPS: ("azure_maps_emulator.cli", "the Azure Maps emulator", 8788),
 }
 
+
+@dataclass(frozen=True)
+class SharedOption:
+    """An option several providers understand, each with its own default (``ProviderOption``
+    is one provider's). ``{default}`` in the help text shows the defaults."""
+
+    flag: str
+    defaults: dict[str, Any]  # provider -> default
+    keywords: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+    return value
+
+
 OPTIONS = (
-    ProviderOption(
-        BING_DATAFLOW,
-        "--key",
-        [],
-        {
-            "action": "append",
-            "metavar": "K",
-            "help": f"accepted key, repeatable (default: ${KEY_ENV}, else a generated key, "
-            "printed)",
-        },
-    ),
     ProviderOption(
         BING_DATAFLOW,
         "--processing-seconds",
@@ -88,54 +110,85 @@ OPTIONS = (
         },
     ),
     ProviderOption(
-        AMAZON_LOCATION,
-        "--rate-limit",
-        100.0,
-        {
-            "type": positive_float,
-            "metavar": "R",
-            "help": "requests per second the emulated account allows (default: {default:g})",
-        },
-    ),
-    ProviderOption(
-        AMAZON_LOCATION,
-        "--throttle-rate",
+        AZURE_MAPS,
+        "--timeout-rate",
         0.0,
         {
             "type": fraction,
             "metavar": "F",
-            "help": "share of requests answered ThrottlingException (429) (default: {default:g})",
-        },
-    ),
-    ProviderOption(
-        AMAZON_LOCATION,
-        "--error-rate",
-        0.0,
-        {
-            "type": fraction,
-            "metavar": "F",
-            "help": "share of requests answered InternalServerException (500) "
+            "help": "share of requests answered 408, as a batch over 60 s is "
             "(default: {default:g})",
         },
     ),
     ProviderOption(
-        AMAZON_LOCATION,
-        "--delay-seconds",
-        0.0,
+        AZURE_MAPS,
+        "--timeout-over-items",
+        None,
         {
-            "type": non_negative_float,
-            "metavar": "S",
-            "help": "extra latency of a delayed request (default: {default:g})",
+            "type": non_negative_int,
+            "metavar": "N",
+            "help": "answer 408 to every batch of more than N items, to test halving a batch",
         },
     ),
-    ProviderOption(
-        AMAZON_LOCATION,
-        "--delay-rate",
-        1.0,
+)
+
+SHARED_OPTIONS = (
+    SharedOption(
+        "--key",
+        {BING_DATAFLOW: [], AZURE_MAPS: []},
+        {
+            "action": "append",
+            "metavar": "K",
+            "help": f"accepted key, repeatable (default: ${KEY_ENV} for bing-dataflow, "
+            f"${AZURE_KEY_ENV} for azure-maps, else a generated key, printed)",
+        },
+    ),
+    SharedOption(
+        "--rate-limit",
+        {AMAZON_LOCATION: 100.0, AZURE_MAPS: 10.0},
+        {
+            "type": positive_float,
+            "metavar": "R",
+            "help": "requests per second the emulated account allows (default: {default})",
+        },
+    ),
+    SharedOption(
+        "--throttle-rate",
+        {AMAZON_LOCATION: 0.0, AZURE_MAPS: 0.0},
         {
             "type": fraction,
             "metavar": "F",
-            "help": "share of requests delayed by --delay-seconds (default: {default:g})",
+            "help": "share of requests answered 429 (ThrottlingException for amazon-location) "
+            "(default: {default})",
+        },
+    ),
+    SharedOption(
+        "--error-rate",
+        {AMAZON_LOCATION: 0.0, AZURE_MAPS: 0.0},
+        {
+            "type": fraction,
+            "metavar": "F",
+            "help": "share of requests answered 500 InternalServerException (amazon-location) "
+            "or 500/503 (azure-maps) (default: {default})",
+        },
+    ),
+    SharedOption(
+        "--delay-seconds",
+        {AMAZON_LOCATION: 0.0, AZURE_MAPS: 0.0},
+        {
+            "type": non_negative_float,
+            "metavar": "S",
+            "help": "extra latency of a delayed request; azure-maps answers 408 past 60 s "
+            "(default: {default})",
+        },
+    ),
+    SharedOption(
+        "--delay-rate",
+        {AMAZON_LOCATION: 1.0, AZURE_MAPS: 1.0},
+        {
+            "type": fraction,
+            "metavar": "F",
+            "help": "share of requests delayed by --delay-seconds (default: {default})",
         },
     ),
 )
@@ -146,6 +199,8 @@ providers:
                    DATAFLOW_ENDPOINT and key to use with the other commands
   amazon-location  the Amazon Location Places v2 API, Geocode and ReverseGeocode (port 8787);
                    point a boto3 geo-places client at it with endpoint_url
+  azure-maps       Azure Maps Geocoding Batch and Reverse Geocoding Batch (port 8788); point
+                   azure-maps-search's MapsSearchClient at it with endpoint=
 
 """
 
@@ -167,19 +222,57 @@ def register(commands: Commands, parents: list[argparse.ArgumentParser]) -> None
         "--port",
         type=int,
         default=None,
-        help="port (default: 8080 for bing-dataflow, 8787 for amazon-location; 0: any free port)",
+        help="port (default: 8080 for bing-dataflow, 8787 for amazon-location, 8788 for "
+        "azure-maps; 0: any free port)",
     )
     emulator.add_argument("--seed", type=int, default=0, help="seed of the fault injector")
     add_provider_options(emulator, OPTIONS)
+    add_shared_options(emulator, SHARED_OPTIONS)
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
     # Usage errors first, so they are reported even without the [local] extra.
     resolve_provider_options(args, OPTIONS)
+    resolve_shared_options(args, SHARED_OPTIONS)
     module, what, port = EMULATORS[args.provider]
     if args.port is None:
         args.port = port
-    # The Dataflow emulator resolves an empty --key list itself: $BING_MAPS_KEY, else a
-    # generated key that it prints with the endpoint.
+    # The Dataflow and Azure Maps emulators resolve an empty --key list themselves
+    # ($BING_MAPS_KEY / $AZURE_MAPS_KEY, else a generated key that they print).
     run_emulator = optional(module, "run_emulator", what)
     return int(run_emulator(args) or 0)
+
+
+def add_shared_options(parser: argparse.ArgumentParser, options: tuple[SharedOption, ...]) -> None:
+    """The options, grouped under "<provider> and <provider> options" in ``--help``."""
+    groups: dict[tuple[str, ...], Any] = {}
+    for option in options:
+        providers = tuple(option.defaults)
+        if providers not in groups:
+            groups[providers] = parser.add_argument_group(f"{' and '.join(providers)} options")
+        keywords = dict(option.keywords)
+        if "help" in keywords:
+            keywords["help"] = keywords["help"].format(default=_defaults_text(option))
+        groups[providers].add_argument(option.flag, default=None, **keywords)
+
+
+def resolve_shared_options(args: argparse.Namespace, options: tuple[SharedOption, ...]) -> None:
+    """As ``resolve_provider_options``, for options several providers share."""
+    for option in options:
+        given = getattr(args, option.dest) is not None
+        if args.provider not in option.defaults:
+            if given:
+                names = " or ".join(option.defaults)
+                raise CliError(f"{option.flag} applies to --provider {names} only")
+        elif not given:
+            setattr(args, option.dest, copy.copy(option.defaults[args.provider]))
+
+
+def _defaults_text(option: SharedOption) -> str:
+    shown = {
+        provider: f"{value:g}" if isinstance(value, float) else str(value)
+        for provider, value in option.defaults.items()
+    }
+    if len(set(shown.values())) == 1:
+        return next(iter(shown.values()))
+    return ", ".join(f"{value} for {provider}" for provider, value in shown.items())

@@ -6,17 +6,21 @@ The local pipeline is a local-only package (the [local] extra), imported when th
 from __future__ import annotations
 
 import argparse
+import copy
 
-from geocode_dataflow.cli.common import Commands, add_command, optional, positive_float
+from geocode_dataflow.cli.common import CliError, Commands, add_command, optional, positive_float
 from geocode_dataflow.cli.provider_options import (
     AMAZON_LOCATION,
+    AZURE_MAPS,
     BING_DATAFLOW,
+    PROVIDERS,
     ProviderOption,
     add_provider_option,
     add_provider_options,
-    resolve_provider_options,
 )
 
+# The providers the pipeline geocodes one request at a time, at a pace it sets itself.
+SYNCHRONOUS = (AMAZON_LOCATION, AZURE_MAPS)
 OPTIONS = (
     ProviderOption(
         BING_DATAFLOW,
@@ -28,17 +32,6 @@ OPTIONS = (
             "help": "emulated processing time per job (default: {default})",
         },
     ),
-    ProviderOption(
-        AMAZON_LOCATION,
-        "--requests-per-second",
-        None,
-        {
-            "type": positive_float,
-            "metavar": "R",
-            "help": "requests per second the pipeline sends to the provider "
-            "(ProviderRequestsPerSecond; default: the template's)",
-        },
-    ),
 )
 
 RUN_DESCRIPTION = """\
@@ -48,6 +41,10 @@ FILE is a Data Schema v2.0 file (xml, csv, tab or pipe; .gz accepted). With --pr
 bing-dataflow (the default) the pipeline submits it as a job to the Dataflow emulator; with
 --provider amazon-location the pipeline runs the job on its own job engine, one request per
 entity, against the Amazon Location emulator.
+
+With --compare-with Q the file is run twice, once with --provider and once with Q, into
+DIR/<provider>/ and DIR/<Q>/; then the answers are compared (see `geocode-dataflow compare`):
+the summary is printed and the per-entity report written to DIR/compare.csv.
 """
 
 
@@ -89,10 +86,51 @@ def register(commands: Commands, parents: list[argparse.ArgumentParser]) -> None
             metavar="S",
             help="seconds to wait for the job (default: %(default)s)",
         )
+        sub.add_argument(
+            "--compare-with",
+            choices=PROVIDERS,
+            metavar="Q",
+            help="also run the file with provider Q and compare the answers "
+            f"({', '.join(PROVIDERS)})",
+        )
         add_provider_options(sub, OPTIONS)
+        sub.add_argument_group(f"{' and '.join(SYNCHRONOUS)} options").add_argument(
+            "--requests-per-second",
+            type=positive_float,
+            metavar="R",
+            help="requests per second the pipeline sends to the provider "
+            "(ProviderRequestsPerSecond; default: the template's)",
+        )
 
 
 def cmd_local(args: argparse.Namespace) -> int:
-    resolve_provider_options(args, OPTIONS)
+    resolve_options(args, providers(args))
     run_local = optional("local_pipeline.cli", "run_local", "the local pipeline")
     return int(run_local(args) or 0)
+
+
+def providers(args: argparse.Namespace) -> tuple[str, ...]:
+    """The provider of each run: ``--provider``, then ``--compare-with`` when given."""
+    other = getattr(args, "compare_with", None)
+    if other is None:
+        return (args.provider,)
+    if other == args.provider:
+        raise CliError(f"--compare-with {other} is the --provider already: name another provider")
+    if getattr(args, "keep_running", False):
+        raise CliError("--keep-running cannot be combined with --compare-with")
+    return (args.provider, other)
+
+
+def resolve_options(args: argparse.Namespace, chosen: tuple[str, ...]) -> None:
+    """Refuses the options that apply to none of the ``chosen`` providers and fills in the
+    defaults of theirs (``resolve_provider_options`` for one provider or two)."""
+    for option in OPTIONS:
+        given = getattr(args, option.dest) is not None
+        if option.provider not in chosen and given:
+            raise CliError(f"{option.flag} applies to --provider {option.provider} only")
+        if option.provider in chosen and not given:
+            setattr(args, option.dest, copy.copy(option.default))
+    if args.requests_per_second is not None and not set(chosen) & set(SYNCHRONOUS):
+        raise CliError(
+            f"--requests-per-second applies to --provider {' or '.join(SYNCHRONOUS)} only"
+        )

@@ -15,7 +15,8 @@ from geocode_dataflow.cli.common import CliError
 
 BING_DATAFLOW = "bing-dataflow"
 AMAZON_LOCATION = "amazon-location"
-PROVIDERS = (BING_DATAFLOW, AMAZON_LOCATION)  # the names the pipeline uses too
+AZURE_MAPS = "azure-maps"
+PROVIDERS = (BING_DATAFLOW, AMAZON_LOCATION, AZURE_MAPS)  # the names the pipeline uses too
 
 
 @dataclass(frozen=True)

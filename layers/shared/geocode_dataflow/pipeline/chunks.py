@@ -16,15 +16,16 @@ set with the reason: nothing is dropped.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from geocode_dataflow.errors import TransientError
+from geocode_dataflow.errors import PermanentError, SplitBatchError, TransientError
 from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.engine import (
     EngineProgress,
@@ -42,6 +43,7 @@ from geocode_dataflow.providers import EntityGeocoder
 from geocode_dataflow.schema import GeocodeEntity, fault_reason, jsonlines
 
 PIECE_ENTITIES = 50
+PIECE_BATCHES = 5  # batch providers: a piece is this many full requests
 ATTEMPTS = 10  # per request; 30% transient faults leave 6e-6 of the entities to the Map's retry
 BACKOFF_BASE, BACKOFF_CAP = 0.1, 5.0
 TIME_MARGIN_MS = 30_000  # stop this long before the function's limit (plus a piece's time)
@@ -75,23 +77,31 @@ def geocode_chunk(event: dict[str, Any], ctx: ChunkContext) -> dict[str, Any]:
     position = _resume_at(ctx.objects, layout, index)
     progress = EngineProgress(ctx.table, job_id)
     started_at, last_piece_ms = position, 0
+    batch_size = max(1, int(ctx.geocoder.batch_size))
+    piece_size = (
+        max(PIECE_ENTITIES, PIECE_BATCHES * batch_size) if batch_size > 1 else PIECE_ENTITIES
+    )
     with ThreadPoolExecutor(max_workers=ctx.request_concurrency) as pool:
         while position < len(entities):
             if position > started_at and ctx.remaining_ms() < TIME_MARGIN_MS + last_piece_ms:
                 logger.info("Chunk paused near the time limit", extra={"at": position})
                 return {"job_id": job_id, "chunk": index, "done": False, "at": position}
-            piece = entities[position : position + PIECE_ENTITIES]
-            left = len(entities) - position
-
-            def one(entity: GeocodeEntity, left: int = left) -> GeocodeEntity:
-                return _geocode(entity, ctx, text_format=text_format, expected=left)
-
+            piece = entities[position : position + piece_size]
+            expected = -(-(len(entities) - position) // batch_size)  # requests still to send
             tick = time.monotonic()
-            results = list(pool.map(one, piece))
-            failed = sum(1 for e in results if e.status_code != "Success")
-            end = position + len(results)
-            put_entities(ctx.objects, layout.piece(index, position, end, failed), results)
-            progress.add(len(results), failed)
+            batches = _plan(piece, ctx.geocoder)
+            try:
+                send = functools.partial(_send, ctx=ctx, text_format=text_format, expected=expected)
+                sent = sum(pool.map(send, batches))
+            except PermanentError as exc:
+                # No permission, a bad configuration: no chunk can succeed. The job fails
+                # with the provider's words (the engine's Map stops on this error).
+                progress.refuse(f"{type(exc).__name__}: {exc}")
+                raise
+            failed = sum(1 for e in piece if e.status_code != "Success")
+            end = position + len(piece)
+            put_entities(ctx.objects, layout.piece(index, position, end, failed), piece)
+            progress.add(len(piece), failed, sent)
             last_piece_ms = int((time.monotonic() - tick) * 1000)
             position = end
     logger.info("Chunk geocoded", extra={"chunk": index, "entities": len(entities)})
@@ -121,26 +131,50 @@ def fail_chunk(event: dict[str, Any], ctx: ChunkContext) -> dict[str, Any]:
     return {"job_id": job_id, "chunk": index, "done": True, "failed": len(left)}
 
 
-def _geocode(
-    entity: GeocodeEntity, ctx: ChunkContext, *, text_format: bool, expected: int
-) -> GeocodeEntity:
-    request = jsonlines.dumps(entity)
-    entity.trace_id = f"{ctx.geocoder.name}|{hashlib.sha256(request.encode()).hexdigest()[:32]}"
-    refused = fault_reason(entity)
-    if refused is not None:
-        # What the Dataflow service fails, fails here with its words (and costs nothing).
-        entity.responses, entity.status_code, entity.fault_reason = [], "BadRequest", refused
-        return entity
+def _plan(piece: list[GeocodeEntity], geocoder: EntityGeocoder) -> list[list[GeocodeEntity]]:
+    """The provider requests for a piece: entities the Dataflow service would fail are failed
+    here with its words (and cost nothing); the others are grouped by the provider's batch key,
+    in order, ``batch_size`` per request."""
+    groups: dict[Hashable, list[GeocodeEntity]] = {}
+    for entity in piece:
+        request = jsonlines.dumps(entity)
+        entity.trace_id = f"{geocoder.name}|{hashlib.sha256(request.encode()).hexdigest()[:32]}"
+        refused = fault_reason(entity)
+        if refused is not None:
+            entity.responses, entity.status_code, entity.fault_reason = [], "BadRequest", refused
+            continue
+        groups.setdefault(geocoder.batch_key(entity), []).append(entity)
+    size = max(1, int(geocoder.batch_size))
+    return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
+
+
+def _send(
+    batch: list[GeocodeEntity], ctx: ChunkContext, *, text_format: bool, expected: int
+) -> int:
+    """One provider request for ``batch``, retried; returns the requests it took."""
+    sent = 0
     for attempt in range(1, ATTEMPTS + 1):
         ctx.limiter.acquire(expected)
+        sent += 1
         try:
-            return ctx.geocoder.geocode(entity, text_format=text_format)
+            ctx.geocoder.geocode_batch(batch, text_format=text_format)
+            return sent
+        except SplitBatchError:
+            if len(batch) > 1:  # too slow for the provider's time limit: two halves
+                half = len(batch) // 2
+                first = _send(batch[:half], ctx, text_format=text_format, expected=expected)
+                return (
+                    sent
+                    + first
+                    + _send(batch[half:], ctx, text_format=text_format, expected=expected)
+                )
+            if attempt == ATTEMPTS:
+                raise
         except TransientError as exc:
             if attempt == ATTEMPTS:
                 raise
-            delay = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))  # noqa: S311
             logger.debug("Provider request retried", extra={"error": type(exc).__name__})
-            ctx.sleep(delay)
+        ctx.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))  # noqa: S311
     raise AssertionError("unreachable")
 
 

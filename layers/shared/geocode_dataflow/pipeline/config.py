@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 class ConfigurationError(RuntimeError):
@@ -38,7 +39,12 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
 # synchronous providers answer one request at a time and the pipeline's engine runs the job.
 BING_DATAFLOW = "BingDataflow"
 AMAZON_LOCATION = "AmazonLocation"
-PROVIDERS = (BING_DATAFLOW, AMAZON_LOCATION)
+AZURE_MAPS = "AzureMaps"
+PROVIDERS = (BING_DATAFLOW, AMAZON_LOCATION, AZURE_MAPS)
+# 0 in the template means "the provider's default": its usual quota, and chunks that hold
+# enough requests to keep it busy (Azure answers 100 entities per request).
+DEFAULT_REQUESTS_PER_SECOND = {AMAZON_LOCATION: 50.0, AZURE_MAPS: 10.0}
+DEFAULT_CHUNK_ENTITIES = {AMAZON_LOCATION: 200, AZURE_MAPS: 2000}
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:
@@ -50,6 +56,18 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return max(1, int(_positive(env, name, default)))
+
+
+def _provider_default(
+    env: Mapping[str, str], name: str, defaults: Mapping[str, float], provider: str
+) -> Any:
+    """A number where 0 or nothing means the provider's own default."""
+    value = _number(env, name, 0)
+    if value < 0:
+        raise ConfigurationError(f"environment variable {name} must be >= 0, got {value:g}")
+    default = defaults.get(provider, 1)
+    result = value or default
+    return type(default)(result) if isinstance(default, int) else result
 
 
 BING_MAX_ENTITIES = 200_000
@@ -95,6 +113,9 @@ class PipelineConfig:
     requests_per_second: float = 50.0
     places_endpoint: str | None = None  # Amazon Location: None = the regional AWS endpoint
     intended_use: str = "Storage"
+    azure_key_secret_arn: str | None = None  # Azure Maps only: the secret holding its key
+    azure_endpoint: str = "https://atlas.microsoft.com"
+    azure_api_version: str = "2026-01-01"
 
     @property
     def uses_engine(self) -> bool:
@@ -118,12 +139,24 @@ class PipelineConfig:
             provider=provider,
             engine_state_machine_arn=env.get("ENGINE_STATE_MACHINE_ARN") or None,
             work_prefix=env.get("WORK_PREFIX", "work/"),
-            chunk_entities=_positive_int(env, "CHUNK_ENTITIES", 200),
+            chunk_entities=_provider_default(
+                env, "CHUNK_ENTITIES", DEFAULT_CHUNK_ENTITIES, provider
+            ),
             chunk_concurrency=_positive_int(env, "CHUNK_CONCURRENCY", 5),
             request_concurrency=_positive_int(env, "REQUEST_CONCURRENCY", 4),
-            requests_per_second=_positive(env, "PROVIDER_REQUESTS_PER_SECOND", 50.0),
+            requests_per_second=float(
+                _provider_default(
+                    env, "PROVIDER_REQUESTS_PER_SECOND", DEFAULT_REQUESTS_PER_SECOND, provider
+                )
+            ),
             places_endpoint=env.get("AMAZON_LOCATION_ENDPOINT", "").strip() or None,
             intended_use=env.get("AMAZON_LOCATION_INTENDED_USE", "").strip() or "Storage",
+            azure_key_secret_arn=(
+                _required(env, "AZURE_MAPS_KEY_SECRET_ARN") if provider == AZURE_MAPS else None
+            ),
+            azure_endpoint=env.get("AZURE_MAPS_ENDPOINT", "").strip()
+            or "https://atlas.microsoft.com",
+            azure_api_version=env.get("AZURE_MAPS_API_VERSION", "").strip() or "2026-01-01",
             input_prefix=env.get("INPUT_PREFIX", "inbox/"),
             results_prefix=env.get("RESULTS_PREFIX", "results/"),
             rejected_prefix=env.get("REJECTED_PREFIX", "rejected/"),

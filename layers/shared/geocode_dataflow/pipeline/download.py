@@ -44,6 +44,7 @@ def download_results(state: dict[str, Any], services: Services) -> dict[str, Any
     final = {
         "status": jobs.COMPLETED,
         "processed_entities": stored.processed,
+        "provider_requests": stored.requests,
         "succeeded_entities": succeeded,
         "failed_entities": failed,
         "completed_at": jobs.iso(now),

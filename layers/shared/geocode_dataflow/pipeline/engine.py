@@ -27,7 +27,7 @@ from typing import Any
 from geocode_dataflow.client import DataflowJob
 from geocode_dataflow.errors import PermanentError
 from geocode_dataflow.pipeline.config import PipelineConfig
-from geocode_dataflow.pipeline.jobs import JobRecord
+from geocode_dataflow.pipeline.jobs import JobRecord, utc_now
 from geocode_dataflow.pipeline.observability import logger
 from geocode_dataflow.pipeline.storage import ObjectStore
 from geocode_dataflow.providers import CONTENT_TYPES, RESULT_SETS, StoredResults, result_key
@@ -138,17 +138,29 @@ class EngineProgress:
             }
         )
 
-    def add(self, processed: int, failed: int) -> None:
+    def add(self, processed: int, failed: int, requests: int = 0) -> None:
         self._table.update_item(
             Key=self._key,
-            UpdateExpression="ADD #p :p, #f :f",
-            ExpressionAttributeNames={"#p": "processed", "#f": "failed"},
-            ExpressionAttributeValues={":p": processed, ":f": failed},
+            UpdateExpression="ADD #p :p, #f :f, #r :r",
+            ExpressionAttributeNames={"#p": "processed", "#f": "failed", "#r": "requests"},
+            ExpressionAttributeValues={":p": processed, ":f": failed, ":r": requests},
+        )
+
+    def refuse(self, message: str) -> None:
+        """The provider refused the job's requests: keep its words for the job's error."""
+        self._table.update_item(
+            Key=self._key,
+            UpdateExpression="SET refusal = :m",
+            ExpressionAttributeValues={":m": message[:2000]},
         )
 
     def read(self) -> dict[str, int]:
         item = self._table.get_item(Key=self._key, ConsistentRead=True).get("Item") or {}
-        return {k: int(item.get(k, 0)) for k in ("total", "processed", "failed")}
+        return {k: int(item.get(k, 0)) for k in ("total", "processed", "failed", "requests")}
+
+    def refusal(self) -> str | None:
+        item = self._table.get_item(Key=self._key, ConsistentRead=True).get("Item") or {}
+        return item.get("refusal")
 
 
 # ------------------------------------------------------------------------------------ the jobs
@@ -252,7 +264,8 @@ class EngineJobs:
                 failed_entity_count=counts["failed"],
             )
         cause = (
-            execution.get("cause")
+            EngineProgress(self._table, job_id).refusal()
+            or execution.get("cause")
             or execution.get("error")
             or f"the engine execution ended {status}"
         )
@@ -291,7 +304,10 @@ class EngineJobs:
                 "Result set assembled",
                 extra={"set": which, "entities": counts[which], "bytes": size},
             )
-        return StoredResults(outputs=outputs, total=total, processed=total, failed=failed)
+        requests = EngineProgress(self._table, record.job_id).read()["requests"]
+        return StoredResults(
+            outputs=outputs, total=total, processed=total, failed=failed, requests=requests
+        )
 
     def _entities(self, pieces: list[Piece], *, succeeded: bool) -> Iterator[GeocodeEntity]:
         for piece in pieces:
@@ -346,6 +362,4 @@ def _readable(cause: str) -> str:
 
 
 def _in_days(days: int) -> int:
-    from geocode_dataflow.pipeline.jobs import utc_now
-
     return int(utc_now().timestamp()) + days * 86400

@@ -73,6 +73,7 @@ class JobRecord:
     created_at: str
     updated_at: str
     input_format: str | None = None
+    provider: str | None = None
     provider_job_id: str | None = None
     total_entities: int | None = None
     geocode_entities: int | None = None
@@ -80,6 +81,7 @@ class JobRecord:
     processed_entities: int | None = None
     succeeded_entities: int | None = None
     failed_entities: int | None = None
+    provider_requests: int | None = None
     status_checks: int = 0
     submitted_at: str | None = None
     last_checked_at: str | None = None

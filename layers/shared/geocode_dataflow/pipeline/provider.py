@@ -1,4 +1,4 @@
-"""The provider seam: the Bing Maps key from Secrets Manager and a Dataflow client built with it."""
+"""Provider keys from Secrets Manager (Bing Maps, Azure Maps), and the Dataflow client."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from geocode_dataflow.errors import AuthenticationError
 KEY_CACHE_SECONDS = 300
 
 
-def read_key(secret_arn: str) -> str:
+def read_key(secret_arn: str, what: str = "Bing Maps key") -> str:
     """The key stored in the secret: a plain string, or JSON with a ``key`` member.
 
     Powertools caches it for a few minutes per execution environment, so a rotated key is
@@ -30,7 +30,7 @@ def read_key(secret_arn: str) -> str:
     if not value:
         # Never echo the secret's content: only say where it should be.
         raise AuthenticationError(
-            'the Bing Maps key secret is empty or not a string / {"key": ...} document'
+            f'the {what} secret is empty or not a string / {{"key": ...}} document'
         )
     return value
 

@@ -15,10 +15,10 @@ import boto3
 
 from geocode_dataflow.client import DataflowClient
 from geocode_dataflow.pipeline.chunks import ChunkContext
-from geocode_dataflow.pipeline.config import AMAZON_LOCATION, PipelineConfig
+from geocode_dataflow.pipeline.config import AMAZON_LOCATION, AZURE_MAPS, PipelineConfig
 from geocode_dataflow.pipeline.jobs import JobStore
 from geocode_dataflow.pipeline.pacing import RateLimiter
-from geocode_dataflow.pipeline.provider import make_client
+from geocode_dataflow.pipeline.provider import make_client, read_key
 from geocode_dataflow.pipeline.slots import ProviderSlots
 from geocode_dataflow.pipeline.storage import ObjectStore
 from geocode_dataflow.pipeline.submit import Services
@@ -75,12 +75,32 @@ class Runtime:
         return BingDataflowJobs(self.client(), self.objects)
 
     @cached_property
-    def geocoder(self) -> EntityGeocoder:
-        """The synchronous provider the engine's chunks call (one client per environment)."""
-        if self.config.provider == AMAZON_LOCATION:
-            from geocode_dataflow.providers.amazon_location import AmazonLocationGeocoder
+    def _places(self) -> EntityGeocoder:
+        from geocode_dataflow.providers.amazon_location import AmazonLocationGeocoder
 
-            return AmazonLocationGeocoder.from_config(self.config)
+        return AmazonLocationGeocoder.from_config(self.config)
+
+    @cached_property
+    def _http(self) -> Any:
+        import requests
+
+        return requests.Session()
+
+    def geocoder(self) -> EntityGeocoder:
+        """The synchronous provider the engine's chunks call: one client per environment; a
+        key read per invocation (cached a few minutes), so a rotated key is picked up."""
+        if self.config.provider == AMAZON_LOCATION:
+            return self._places
+        if self.config.provider == AZURE_MAPS:
+            from geocode_dataflow.providers.azure_maps import AzureMapsGeocoder
+
+            key = read_key(str(self.config.azure_key_secret_arn), "Azure Maps key")
+            return AzureMapsGeocoder(
+                key,
+                endpoint=self.config.azure_endpoint,
+                api_version=self.config.azure_api_version,
+                session=self._http,
+            )
         raise ValueError(f"provider {self.config.provider} has no entity geocoder")
 
     @cached_property
@@ -93,7 +113,7 @@ class Runtime:
             objects=self.objects,
             store=self.store,
             table=self._table,
-            geocoder=self.geocoder,
+            geocoder=self.geocoder(),
             limiter=self.limiter,
             work_prefix=self.config.work_prefix,
             request_concurrency=self.config.request_concurrency,

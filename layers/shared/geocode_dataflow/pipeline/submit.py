@@ -103,6 +103,7 @@ def submit_object(
 
     store.update(
         job_id,
+        provider=config.provider,
         input_format=report.format,
         total_entities=report.entity_count,
         geocode_entities=report.geocode_count,

@@ -12,6 +12,7 @@ result sets in S3. Two kinds exist:
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -38,6 +39,7 @@ class StoredResults:
     total: int | None = None
     processed: int | None = None
     failed: int = 0
+    requests: int | None = None  # provider requests the job took (the engine counts them)
 
 
 class JobProvider(Protocol):
@@ -57,16 +59,24 @@ class JobProvider(Protocol):
 
 
 class EntityGeocoder(Protocol):
-    """A synchronous provider, one entity at a time (used by the job engine's chunk step).
+    """A synchronous provider (used by the job engine's chunk step).
 
-    ``geocode`` fills the entity's responses, StatusCode and FaultReason. It raises
-    ``TransientError`` subclasses for what a retry may fix (throttling, 5xx, timeouts) and
-    ``PermanentError`` for what fails the whole job (no permission, bad configuration).
+    ``geocode_batch`` answers up to ``batch_size`` entities in ONE provider request (1 for
+    Amazon Location, 100 for Azure Maps); the entities of one request share ``batch_key``
+    (e.g. the kind of request and the culture). It fills each entity's responses, StatusCode
+    and FaultReason and returns them in order. It raises ``TransientError`` subclasses for what
+    a retry may fix (throttling, 5xx, timeouts; ``SplitBatchError`` when the batch must be
+    halved) and ``PermanentError`` for what fails the whole job (no permission, bad config).
     """
 
     name: str
+    batch_size: int
 
-    def geocode(self, entity: GeocodeEntity, *, text_format: bool) -> GeocodeEntity: ...
+    def batch_key(self, entity: GeocodeEntity) -> Hashable: ...
+
+    def geocode_batch(
+        self, entities: list[GeocodeEntity], *, text_format: bool
+    ) -> list[GeocodeEntity]: ...
 
 
 def result_key(folder: str, which: str, fmt: str) -> str:

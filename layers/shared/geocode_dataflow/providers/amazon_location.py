@@ -18,15 +18,15 @@ An entity left with no answer is a no-match (Success, no response), as at the Da
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from geocode_dataflow.errors import (
     AuthenticationError,
     PermanentError,
+    ProviderThrottledError,
     ServiceUnavailableError,
-    TransientError,
 )
+from geocode_dataflow.providers.mapping import EntityFault, clean, coordinate, number_text
 from geocode_dataflow.schema import (
     Address,
     BoundingBox,
@@ -77,12 +77,11 @@ _REVERSE_FILTERS = {
 }
 
 
-class ProviderThrottledError(TransientError):
-    """Amazon Location answered ThrottlingException (429): over the account's request rate."""
-
-
 class AmazonLocationGeocoder:
+    """One entity per request (Places v2 has no batch operation)."""
+
     name = NAME
+    batch_size = 1
 
     def __init__(self, client: Any, *, intended_use: str = "Storage") -> None:
         self._client = client
@@ -105,6 +104,14 @@ class AmazonLocationGeocoder:
         )
         return cls(client, intended_use=config.intended_use)
 
+    def batch_key(self, entity: GeocodeEntity) -> str:
+        return "any"  # one entity per request: nothing to group
+
+    def geocode_batch(
+        self, entities: list[GeocodeEntity], *, text_format: bool
+    ) -> list[GeocodeEntity]:
+        return [self.geocode(entity, text_format=text_format) for entity in entities]
+
     # ------------------------------------------------------------------ one entity
     def geocode(self, entity: GeocodeEntity, *, text_format: bool) -> GeocodeEntity:
         try:
@@ -113,19 +120,21 @@ class AmazonLocationGeocoder:
             else:
                 assert entity.geocode_request is not None
                 responses = self._forward(entity.geocode_request, text_format=text_format)
-        except _EntityFault as fault:
+        except EntityFault as fault:
             entity.responses, entity.status_code, entity.fault_reason = [], "BadRequest", str(fault)
             return entity
         entity.responses, entity.status_code, entity.fault_reason = responses, "Success", None
         return entity
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
         try:
             return getattr(self._client, operation)(**params)
         except ClientError as exc:
             raise _translate(exc) from None
+        except ParamValidationError as exc:  # refused before sending: the entity's values
+            raise EntityFault(" ".join(str(exc).split())) from None
         except BotoCoreError as exc:  # timeouts, connection errors
             raise ServiceUnavailableError(
                 f"Amazon Location could not be reached ({type(exc).__name__})"
@@ -135,29 +144,29 @@ class AmazonLocationGeocoder:
     def _forward(self, request: GeocodeRequest, *, text_format: bool) -> list[GeocodeResponse]:
         params: dict[str, Any] = {"IntendedUse": self._intended_use}
         address = request.address or Address()
-        query = _clean(request.query)
+        query = clean(request.query)
         components = {
-            "Locality": _clean(address.locality) or _clean(address.postal_town),
-            "Region": _clean(address.admin_district),
-            "SubRegion": _clean(address.admin_district2),
-            "PostalCode": _clean(address.postal_code),
-            "Country": _clean(address.country_region),
+            "Locality": clean(address.locality) or clean(address.postal_town),
+            "Region": clean(address.admin_district),
+            "SubRegion": clean(address.admin_district2),
+            "PostalCode": clean(address.postal_code),
+            "Country": clean(address.country_region),
         }
-        line = _clean(address.address_line)
+        line = clean(address.address_line)
         if query is None:
             query = line  # a street line has no component of its own: it is the text
         elif line:
             components["Street"] = line
         if query is not None:
             if len(query) > MAX_QUERY:
-                raise _EntityFault(
+                raise EntityFault(
                     f"The query is {len(query)} characters long; Amazon Location accepts at most {MAX_QUERY}."
                 )
             params["QueryText"] = query
         kept = {k: v.replace(";", ",") for k, v in components.items() if v}
         for name, value in kept.items():
             if len(value) > MAX_COMPONENT:
-                raise _EntityFault(
+                raise EntityFault(
                     f"The {name} value is {len(value)} characters long; Amazon Location accepts at most {MAX_COMPONENT}."
                 )
         if kept:
@@ -174,7 +183,7 @@ class AmazonLocationGeocoder:
         items = self._call("geocode", **params).get("ResultItems", [])
 
         minimum = _RANK.get((request.min_confidence or "low").casefold(), 0)
-        had_street = bool(line or (query and any(ch.isdigit() for ch in query)))
+        had_street = bool(line) or any(_parsed_street(item) for item in items)
         parse = (
             request.include_query_parse if request.include_query_parse is not None else text_format
         )
@@ -202,8 +211,8 @@ class AmazonLocationGeocoder:
 
     # ------------------------------------------------------------------ reverse
     def _reverse(self, request: ReverseGeocodeRequest) -> list[GeocodeResponse]:
-        latitude = _coordinate(request.latitude, "Latitude", 90.0)
-        longitude = _coordinate(request.longitude, "Longitude", 180.0)
+        latitude = coordinate(request.latitude, "Latitude", 90.0)
+        longitude = coordinate(request.longitude, "Longitude", 180.0)
         wanted = request.max_results or 1
         types = [t.strip() for t in (request.include_entity_types or "").split(",") if t.strip()]
         params: dict[str, Any] = {
@@ -241,10 +250,6 @@ class AmazonLocationGeocoder:
         return responses[:wanted]
 
 
-class _EntityFault(Exception):
-    """The entity fails with StatusCode BadRequest and this FaultReason."""
-
-
 # ---------------------------------------------------------------------- errors
 def _translate(exc: Any) -> Exception:
     error = exc.response.get("Error", {})
@@ -254,7 +259,7 @@ def _translate(exc: Any) -> Exception:
     if code == "ValidationException" or status == 400:
         fields = exc.response.get("FieldList") or []
         details = "; ".join(f"{f.get('Name')}: {f.get('Message')}" for f in fields if f.get("Name"))
-        return _EntityFault(f"{message} ({details})" if details else message)
+        return EntityFault(f"{message} ({details})" if details else message)
     if code == "ThrottlingException" or status == 429:
         return ProviderThrottledError(f"Amazon Location throttled the request: {message}")
     if status in (401, 403) or code in ("AccessDeniedException", "UnrecognizedClientException"):
@@ -288,7 +293,9 @@ def _response(
     if country.get("Name") and name.endswith(f", {country['Name']}"):
         name = name[: -len(country["Name"]) - 2]  # Bing's Name carries no country
     position = item.get("Position") or []
-    point = Point(_num(position[1]), _num(position[0])) if len(position) == 2 else None
+    point = (
+        Point(number_text(position[1]), number_text(position[0])) if len(position) == 2 else None
+    )
     method = _calculation_method(item)
     route = [
         access["Position"]
@@ -303,10 +310,14 @@ def _response(
         route_method = (
             "Interpolation" if place_type in ("InterpolatedAddress", "Street") else method
         )
-        points.append(GeocodePoint(_num(lat), _num(lon), route_method, "Point", "Route"))
+        points.append(
+            GeocodePoint(number_text(lat), number_text(lon), route_method, "Point", "Route")
+        )
     view = item.get("MapView") or []
     box = (
-        BoundingBox(_num(view[1]), _num(view[0]), _num(view[3]), _num(view[2]))
+        BoundingBox(
+            number_text(view[1]), number_text(view[0]), number_text(view[3]), number_text(view[2])
+        )
         if len(view) == 4
         else None
     )
@@ -409,6 +420,12 @@ def _parse_values(item: dict[str, Any], query: str | None) -> list[QueryParseVal
     return values
 
 
+def _parsed_street(item: dict[str, Any]) -> bool:
+    """Amazon Location read a house number or a street in the free-form query."""
+    parsed = (item.get("ParsedQuery") or {}).get("Address") or {}
+    return bool(parsed.get("AddressNumber") or parsed.get("Street"))
+
+
 def _in_region(item: dict[str, Any], wanted: str) -> bool:
     region = (item.get("Address") or {}).get("Region") or {}
     names = {str(region.get("Code") or "").casefold(), str(region.get("Name") or "").casefold()}
@@ -416,35 +433,7 @@ def _in_region(item: dict[str, Any], wanted: str) -> bool:
 
 
 # ---------------------------------------------------------------------- helpers
-def _clean(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
 
 
 def _is_code(country: str) -> bool:
     return country.isascii() and country.isalpha() and len(country) in (2, 3)
-
-
-def _num(value: Any) -> str:
-    return repr(round(float(value), 6))
-
-
-def _coordinate(value: str | None, name: str, limit: float) -> float:
-    text = _clean(value)
-    if text is None:
-        raise _EntityFault(
-            "To reverse geocode a location, you must specify both Location.Latitude and "
-            "Location.Longitude."
-        )
-    try:
-        number = float(text)
-    except ValueError:
-        raise _EntityFault(f"The Location.{name} value '{text}' is not a valid number.") from None
-    if not math.isfinite(number) or not -limit <= number <= limit:
-        raise _EntityFault(
-            f"The Location.{name} value '{text}' is out of range; it must be between "
-            f"-{limit:g} and {limit:g}."
-        )
-    return number

@@ -1,0 +1,57 @@
+"""Decides, reproducibly, which calls get an injected fault (429, 5xx, 408 or a slow answer).
+
+One seeded ``random.Random`` per emulator, guarded by a lock: the same seed and the same
+sequence of calls give the same faults. Every call draws the same five numbers whatever the
+rates, so changing one rate does not reshuffle the others. (Concurrent callers interleave in
+whatever order the threads run, so only sequential runs replay exactly.)
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+
+from .config import FaultConfig
+
+
+@dataclass(frozen=True)
+class CallFaults:
+    """What to do to one call; at most one of throttle, error_status and timeout is set."""
+
+    delay_seconds: float = 0.0  # sleep before answering
+    throttle: bool = False  # answer 429 (not counted against the quota)
+    error_status: int | None = None  # answer this 5xx
+    timeout: bool = False  # answer 408
+
+
+class FaultInjector:
+    def __init__(self, faults: FaultConfig, seed: int) -> None:
+        self._faults = faults
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+
+    @property
+    def faults(self) -> FaultConfig:
+        with self._lock:
+            return self._faults
+
+    def replace(self, faults: FaultConfig) -> None:
+        with self._lock:
+            self._faults = faults
+
+    def for_call(self) -> CallFaults:
+        with self._lock:
+            f = self._faults
+            delay, throttle, error, timeout, status = (self._random.random() for _ in range(5))
+        throttled = throttle < f.throttle_rate
+        failed = not throttled and error < f.error_rate
+        statuses = f.error_statuses
+        return CallFaults(
+            delay_seconds=f.delay_seconds if f.delay_seconds > 0 and delay < f.delay_rate else 0.0,
+            throttle=throttled,
+            error_status=statuses[min(int(status * len(statuses)), len(statuses) - 1)]
+            if failed
+            else None,
+            timeout=not throttled and not failed and timeout < f.timeout_rate,
+        )
