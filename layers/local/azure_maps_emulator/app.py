@@ -8,46 +8,24 @@ never logged: they may carry the key.
 
 from __future__ import annotations
 
-import json
-import logging
 import time
-import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from location_emulator.config import window_capacity
-from location_emulator.limits import SlidingWindowLimiter
+from emulator_support.limits import SlidingWindowLimiter
+from emulator_support.wsgi import AnsweredError, JsonEmulatorApp, Response, read_body
 from offline_geocoder import Geocoder
 
 from . import auth, validation
-from .config import AzureMapsEmulatorConfig, FaultConfig
+from .config import AzureMapsEmulatorConfig
 from .faults import FaultInjector
 from .operations import GEOCODE, REVERSE, BatchService
 from .state import AzureMapsEmulatorState
 from .validation import RequestValidationError
 
-logger = logging.getLogger(__name__)
-
-StartResponse = Callable[..., Any]
-
 ROUTES = {
     ("POST", "/geocode:batch"): GEOCODE,
     ("POST", "/reverseGeocode:batch"): REVERSE,
-}
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    408: "Request Timeout",
-    413: "Payload Too Large",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
 }
 # ErrorResponse codes (also sent as x-ms-error-code). Unverified: see README "Decisions".
 _CODES = {
@@ -78,14 +56,7 @@ UNAUTHORIZED_BODY = {
 }
 
 
-@dataclass
-class Response:
-    status: int
-    body: dict[str, Any]
-    headers: list[tuple[str, str]] = field(default_factory=list)
-
-
-class ServiceError(Exception):
+class ServiceError(AnsweredError):
     """Answered as ``status`` with ``{"error": {"code", "message"}}`` and ``x-ms-error-code``."""
 
     def __init__(
@@ -106,52 +77,29 @@ class ServiceError(Exception):
         return Response(self.status, body, [("x-ms-error-code", self.code), *self.headers])
 
 
-class AzureMapsEmulatorApp:
+class AzureMapsEmulatorApp(JsonEmulatorApp):
     """The WSGI callable. One instance = one independent service (keys, quota, faults)."""
+
+    CONTENT_TYPE = "application/json; charset=utf-8"
+    REQUEST_ID_HEADER = "x-ms-request-id"
+    state: AzureMapsEmulatorState
+    faults: FaultInjector
 
     def __init__(
         self, config: AzureMapsEmulatorConfig | None = None, *, geocoder: Geocoder | None = None
     ) -> None:
         self.config = config or AzureMapsEmulatorConfig()
-        limiter = SlidingWindowLimiter(
-            window_capacity(self.config.rate_limit), history=self.config.timestamp_history
+        limiter = SlidingWindowLimiter.per_second(
+            self.config.rate_limit, history=self.config.timestamp_history
         )
-        self.state = AzureMapsEmulatorState(limiter)
-        self.faults = FaultInjector(self.config.faults, self.config.seed)
+        super().__init__(
+            AzureMapsEmulatorState(limiter), FaultInjector(self.config.faults, self.config.seed)
+        )
         self.geocoder = geocoder or Geocoder(min_population=self.config.min_city_population)
         self.service = BatchService(self.geocoder)
 
-    @property
-    def stats(self) -> dict[str, Any]:
-        return self.state.snapshot()
-
-    def set_faults(self, faults: FaultConfig) -> None:
-        self.faults.replace(faults)
-
-    def set_rate_limit(self, rate_limit: float | None) -> None:
-        """Requests per sliding second from now on; 0 or None = unlimited."""
-        self.state.limiter.set_capacity(window_capacity(rate_limit))
-
-    # -- WSGI --------------------------------------------------------------------------------------
-
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            response = self._respond(environ)
-        except ServiceError as error:
-            response = error.response()
-        except Exception:  # noqa: BLE001 - a bug must still answer the service's 500 shape
-            logger.exception("unhandled error in the emulator")
-            response = ServiceError(500).response()
-        self.state.count_answer(response.status)
-        payload = json.dumps(response.body, separators=(",", ":")).encode("utf-8")
-        headers = [
-            ("Content-Type", "application/json; charset=utf-8"),
-            ("Content-Length", str(len(payload))),
-            ("x-ms-request-id", str(uuid.uuid4())),
-            *response.headers,
-        ]
-        start_response(f"{response.status} {_REASONS.get(response.status, 'Error')}", headers)
-        return [payload]
+    def _internal_error(self) -> Response:
+        return ServiceError(500).response()
 
     def _respond(self, environ: dict[str, Any]) -> Response:
         method = environ.get("REQUEST_METHOD", "GET").upper()
@@ -235,10 +183,9 @@ class AzureMapsEmulatorApp:
 
 
 def _read_body(environ: dict[str, Any], limit: int) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise ServiceError(400, "Invalid Content-Length.", code="BadRequest") from None
-    if length > limit:
-        raise ServiceError(413, "The request body is too large.")
-    return environ["wsgi.input"].read(length) if length > 0 else b""
+    return read_body(
+        environ,
+        limit,
+        bad_length=lambda: ServiceError(400, "Invalid Content-Length.", code="BadRequest"),
+        too_large=lambda: ServiceError(413, "The request body is too large."),
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from location_emulator.config import window_capacity
+from emulator_support.limits import window_capacity
 
 DEFAULT_RATE_LIMIT = 10.0  # "Search service - Batch": 10 QPS on Gen2 and Gen1 S1 (reference §6)
 DEFAULT_KEY = "azure-maps-emulator-key"  # accepted when no keys are configured in Python

@@ -1,16 +1,14 @@
 """Decides, reproducibly, which calls get an injected fault (429, 5xx, 408 or a slow answer).
 
-One seeded ``random.Random`` per emulator, guarded by a lock: the same seed and the same
-sequence of calls give the same faults. Every call draws the same five numbers whatever the
-rates, so changing one rate does not reshuffle the others. (Concurrent callers interleave in
-whatever order the threads run, so only sequential runs replay exactly.)
+Every call draws the same five numbers whatever the rates, so changing one rate does not
+reshuffle the others; the seeding and locking are ``emulator_support.faults``.
 """
 
 from __future__ import annotations
 
-import random
-import threading
 from dataclasses import dataclass
+
+from emulator_support.faults import SeededFaultInjector
 
 from .config import FaultConfig
 
@@ -25,25 +23,9 @@ class CallFaults:
     timeout: bool = False  # answer 408
 
 
-class FaultInjector:
-    def __init__(self, faults: FaultConfig, seed: int) -> None:
-        self._faults = faults
-        self._random = random.Random(seed)
-        self._lock = threading.Lock()
-
-    @property
-    def faults(self) -> FaultConfig:
-        with self._lock:
-            return self._faults
-
-    def replace(self, faults: FaultConfig) -> None:
-        with self._lock:
-            self._faults = faults
-
+class FaultInjector(SeededFaultInjector[FaultConfig]):
     def for_call(self) -> CallFaults:
-        with self._lock:
-            f = self._faults
-            delay, throttle, error, timeout, status = (self._random.random() for _ in range(5))
+        f, (delay, throttle, error, timeout, status) = self._draw(5)
         throttled = throttle < f.throttle_rate
         failed = not throttled and error < f.error_rate
         statuses = f.error_statuses

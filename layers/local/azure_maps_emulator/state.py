@@ -1,8 +1,8 @@
-"""What one emulator has seen: the Location emulator's counters plus batch items (thread-safe).
+"""What one emulator has seen: the shared request counters plus batch items (thread-safe).
 
 Requests, accepted, rate_limited, throttled, faults, errors, succeeded and the sliding-window
-figures are those of ``LocationEmulatorState`` (same meaning, same limiter); this adds the
-items of the batches answered 200, which is what Azure bills (one transaction per item).
+figures are those of ``emulator_support.counters`` (the same as the Location emulator's); this
+adds the items of the batches answered 200, which is what Azure bills (one transaction per item).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import threading
 from collections import Counter
 from typing import Any
 
-from location_emulator.limits import SlidingWindowLimiter
-from location_emulator.state import LocationEmulatorState
+from emulator_support.counters import RequestCounters
+from emulator_support.limits import SlidingWindowLimiter
 
 
-class AzureMapsEmulatorState(LocationEmulatorState):
+class AzureMapsEmulatorState(RequestCounters):
     """Operations are ``geocode:batch`` and ``reverseGeocode:batch``. Fault kinds: ``throttle``,
     ``error``, ``timeout`` (injected 408, or a delay past the time limit), ``delay`` and
     ``timeout_over_items``."""

@@ -7,33 +7,24 @@ dataflow_emulator`` uses ``build_parser()`` here to offer the same options stand
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
-import signal
-import sys
-import threading
+
+from emulator_support.cli import EmulatorCli, accepted_keys, add_key_argument, emulator_parser
 
 from .config import QUIRKS, EmulatorConfig
 from .server import EmulatorServer
 
 KEY_ENV = "BING_MAPS_KEY"
 ENDPOINT_ENV = "DATAFLOW_ENDPOINT"  # what the project CLI reads
+DEFAULT_PORT = 8080
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m dataflow_emulator",
-        description="Run a local Bing Maps Geocode Dataflow emulator (offline geocoder).",
+    parser = emulator_parser(
+        "python -m dataflow_emulator",
+        "Run a local Bing Maps Geocode Dataflow emulator (offline geocoder).",
+        default_port=DEFAULT_PORT,
     )
-    parser.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8080, help="port; 0 = any free port")
-    parser.add_argument(
-        "--key",
-        action="append",
-        default=[],
-        metavar="K",
-        help=f"accepted key, repeatable (default: ${KEY_ENV} or a generated one)",
-    )
+    add_key_argument(parser, f"accepted key, repeatable (default: ${KEY_ENV} or a generated one)")
     parser.add_argument("--processing-seconds", type=float, default=2.0, metavar="S")
     parser.add_argument(
         "--quirk",
@@ -50,15 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
-    keys = list(getattr(args, "key", None) or [])
-    if not keys and os.environ.get(KEY_ENV, "").strip():
-        keys = [os.environ[KEY_ENV].strip()]
-    if not keys:
-        keys = [secrets.token_hex(16)]
-        args.key = keys
-        args.generated_key = True
     return EmulatorConfig(
-        keys=set(keys),
+        keys=set(accepted_keys(args, KEY_ENV)),
         processing_seconds=float(getattr(args, "processing_seconds", 2.0)),
         quirks=set(getattr(args, "quirk", None) or []),
         max_pending_jobs=int(getattr(args, "max_pending_jobs", 10)),
@@ -68,19 +52,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     )
 
 
-def run_emulator(args: argparse.Namespace) -> int:
-    """Serve until interrupted; print where and how to reach the emulator. Returns an exit code."""
-    try:
-        config = config_from_args(args)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    host, port = getattr(args, "host", "127.0.0.1"), int(getattr(args, "port", 8080))
-    try:
-        server = EmulatorServer(config, host=host, port=port).start()
-    except OSError as exc:
-        print(f"error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
-        return 1
+def _banner(server: EmulatorServer, config: EmulatorConfig, args: argparse.Namespace) -> None:
     key = sorted(config.keys)[0]
     # A key the user chose may be a real one: never print it, only a generated one.
     generated = bool(getattr(args, "generated_key", False))
@@ -99,20 +71,8 @@ def run_emulator(args: argparse.Namespace) -> int:
     print(f"  control: {server.url}/emulator/state | /emulator/faults | /emulator/clock")
     if config.quirks:
         print(f"  quirks:  {', '.join(sorted(config.quirks))}")
-    print("Ctrl-C to stop.", flush=True)
-    stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        # SIGTERM (docker stop, kill) ends it as cleanly as Ctrl-C does.
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        print("\nstopping", flush=True)
-    finally:
-        server.stop()
-    return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    return run_emulator(build_parser().parse_args(argv))
+CLI = EmulatorCli(build_parser, config_from_args, EmulatorServer, DEFAULT_PORT, _banner)
+run_emulator = CLI.run  # the project CLI calls run_emulator(args); tests may pass stop=
+main = CLI.main  # python -m dataflow_emulator

@@ -1,15 +1,14 @@
 """Decides, reproducibly, which calls and jobs get an injected fault.
 
-One seeded ``random.Random`` per emulator, guarded by a lock: the same seed and the same
-sequence of calls give the same faults. (Concurrent callers interleave in whatever order the
-threads run, so only sequential runs replay exactly.)
+Each decision rolls only the rates it needs, under the lock of the seeded generator
+(``emulator_support.faults``), and counts the faults it injects in the emulator's state.
 """
 
 from __future__ import annotations
 
-import random
-import threading
 from dataclasses import dataclass
+
+from emulator_support.faults import SeededFaultInjector
 
 from .config import FaultConfig
 from .state import FATE_ABORT, FATE_COMPLETE, FATE_STUCK, FATE_VANISH, EmulatorState
@@ -25,21 +24,10 @@ class CallFaults:
     lose_response: bool = False  # handle the call, then drop the connection instead of answering
 
 
-class FaultInjector:
+class FaultInjector(SeededFaultInjector[FaultConfig]):
     def __init__(self, faults: FaultConfig, seed: int, state: EmulatorState) -> None:
-        self._faults = faults
-        self._random = random.Random(seed)
-        self._lock = threading.Lock()
+        super().__init__(faults, seed)
         self._state = state
-
-    @property
-    def faults(self) -> FaultConfig:
-        with self._lock:
-            return self._faults
-
-    def replace(self, faults: FaultConfig) -> None:
-        with self._lock:
-            self._faults = faults
 
     def _roll(self, rate: float) -> bool:
         return rate > 0 and self._random.random() < rate

@@ -174,10 +174,8 @@ class LocalPipeline:
 
         if self.options.endpoint:
             self.endpoint = self.options.endpoint
-        elif self.provider == "amazon-location":
-            self.endpoint = self._start_location_emulator()
-        elif self.provider == "azure-maps":
-            self.endpoint = self._start_azure_emulator()
+        elif self.provider in ("amazon-location", "azure-maps"):
+            self.endpoint = self._start_engine_emulator()
         else:
             self.endpoint = self._start_emulator()
         self._create_resources()
@@ -204,20 +202,16 @@ class LocalPipeline:
         self.emulator = self._stack.enter_context(EmulatorServer(config))
         return str(self.emulator.base_url)
 
-    def _start_location_emulator(self) -> str:
-        from location_emulator import LocationEmulatorConfig, LocationEmulatorServer
+    def _start_engine_emulator(self) -> str:
+        """Amazon Location or Azure Maps, each emulator in its own process (see
+        ``emulator_process``: a provider's clock must not stop when moto's process is busy)."""
+        from local_pipeline.emulator_process import EmulatorProcess
 
-        config = LocationEmulatorConfig(**self.options.location_options)
-        self.emulator = self._stack.enter_context(LocationEmulatorServer(config))
-        return str(self.emulator.url)
-
-    def _start_azure_emulator(self) -> str:
-        from azure_maps_emulator import AzureMapsEmulatorConfig, AzureMapsEmulatorServer
-
-        settings = {"keys": {self.key}, **self.options.azure_options}
-        self.emulator = self._stack.enter_context(
-            AzureMapsEmulatorServer(AzureMapsEmulatorConfig(**settings))
-        )
+        if self.provider == "azure-maps":
+            settings = {"keys": {self.key}, **self.options.azure_options}
+        else:
+            settings = dict(self.options.location_options)
+        self.emulator = self._stack.enter_context(EmulatorProcess(self.provider, settings))
         return str(self.emulator.url)
 
     # ------------------------------------------------------------------ resources

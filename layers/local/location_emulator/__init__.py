@@ -6,9 +6,10 @@ Local and test use only: it is never deployed to Lambda. Start one with
 ``python -m location_emulator``; see README.md next to this file.
 """
 
+from emulator_support.limits import SlidingWindowLimiter, max_in_window
+
 from .app import LocationEmulatorApp
 from .config import FaultConfig, LocationEmulatorConfig
-from .limits import SlidingWindowLimiter, max_in_window
 from .server import LocationEmulatorServer
 from .state import LocationEmulatorState
 

@@ -7,52 +7,28 @@ validate the body (400) -> geocode (200). Request URLs are never logged: they ca
 
 from __future__ import annotations
 
-import json
-import logging
 import time
-import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from emulator_support.limits import SlidingWindowLimiter
+from emulator_support.wsgi import AnsweredError, JsonEmulatorApp, Response, read_body
 from offline_geocoder import Geocoder
 
 from . import auth, validation
-from .config import FaultConfig, LocationEmulatorConfig, window_capacity
+from .config import LocationEmulatorConfig
 from .faults import FaultInjector
-from .limits import SlidingWindowLimiter
 from .operations import OperationResult, PlacesService
 from .state import LocationEmulatorState
 from .validation import RequestValidationError
-
-logger = logging.getLogger(__name__)
-
-StartResponse = Callable[..., Any]
 
 ROUTES = {
     ("POST", "/v2/geocode"): "Geocode",
     ("POST", "/v2/reverse-geocode"): "ReverseGeocode",
 }
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    413: "Payload Too Large",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-}
 
 
-@dataclass
-class Response:
-    status: int
-    body: dict[str, Any]
-    headers: list[tuple[str, str]] = field(default_factory=list)
-
-
-class ServiceError(Exception):
+class ServiceError(AnsweredError):
     """Answered as ``status`` with ``x-amzn-ErrorType: error_type`` and ``{"message"}``."""
 
     def __init__(self, status: int, error_type: str, message: str) -> None:
@@ -64,54 +40,30 @@ class ServiceError(Exception):
         return _error(self.status, self.error_type, {"message": str(self)})
 
 
-class LocationEmulatorApp:
+class LocationEmulatorApp(JsonEmulatorApp):
     """The WSGI callable. One instance = one independent service (keys, quota, faults)."""
+
+    REQUEST_ID_HEADER = "x-amzn-RequestId"
+    state: LocationEmulatorState
+    faults: FaultInjector
 
     def __init__(
         self, config: LocationEmulatorConfig | None = None, *, geocoder: Geocoder | None = None
     ) -> None:
         self.config = config or LocationEmulatorConfig()
-        limiter = SlidingWindowLimiter(
-            window_capacity(self.config.rate_limit), history=self.config.timestamp_history
+        limiter = SlidingWindowLimiter.per_second(
+            self.config.rate_limit, history=self.config.timestamp_history
         )
-        self.state = LocationEmulatorState(limiter)
-        self.faults = FaultInjector(self.config.faults, self.config.seed)
+        super().__init__(
+            LocationEmulatorState(limiter), FaultInjector(self.config.faults, self.config.seed)
+        )
         self.geocoder = geocoder or Geocoder(min_population=self.config.min_city_population)
         self.service = PlacesService(self.geocoder)
 
-    @property
-    def stats(self) -> dict[str, Any]:
-        return self.state.snapshot()
-
-    def set_faults(self, faults: FaultConfig) -> None:
-        self.faults.replace(faults)
-
-    def set_rate_limit(self, rate_limit: float | None) -> None:
-        """Requests per sliding second from now on; 0 or None = unlimited."""
-        self.state.limiter.set_capacity(window_capacity(rate_limit))
-
-    # -- WSGI --------------------------------------------------------------------------------------
-
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            response = self._respond(environ)
-        except ServiceError as error:
-            response = error.response()
-        except Exception:  # noqa: BLE001 - a bug must still answer the service's 500 shape
-            logger.exception("unhandled error in the emulator")
-            response = ServiceError(
-                500, "InternalServerException", "An internal error occurred."
-            ).response()
-        self.state.count_answer(response.status)
-        payload = json.dumps(response.body, separators=(",", ":")).encode("utf-8")
-        headers = [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(payload))),
-            ("x-amzn-RequestId", str(uuid.uuid4())),
-            *response.headers,
-        ]
-        start_response(f"{response.status} {_REASONS.get(response.status, 'Error')}", headers)
-        return [payload]
+    def _internal_error(self) -> Response:
+        return ServiceError(
+            500, "InternalServerException", "An internal error occurred."
+        ).response()
 
     def _respond(self, environ: dict[str, Any]) -> Response:
         method = environ.get("REQUEST_METHOD", "GET").upper()
@@ -168,10 +120,11 @@ def _key_param(environ: dict[str, Any]) -> str | None:
 
 
 def _read_body(environ: dict[str, Any], limit: int) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise ServiceError(400, "SerializationException", "Invalid Content-Length.") from None
-    if length > limit:
-        raise ServiceError(413, "RequestEntityTooLargeException", "Request body too large.")
-    return environ["wsgi.input"].read(length) if length > 0 else b""
+    return read_body(
+        environ,
+        limit,
+        bad_length=lambda: ServiceError(400, "SerializationException", "Invalid Content-Length."),
+        too_large=lambda: ServiceError(
+            413, "RequestEntityTooLargeException", "Request body too large."
+        ),
+    )

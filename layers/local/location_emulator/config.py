@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from emulator_support.limits import window_capacity
+
 DEFAULT_RATE_LIMIT = 100.0  # the service's default quota per operation, requests per second
 
 
@@ -56,15 +58,3 @@ class LocationEmulatorConfig:
             raise ValueError("min_city_population must be one of 500, 1000, 5000, 15000")
         if self.max_body_bytes < 1024 or self.timestamp_history < 0:
             raise ValueError("max_body_bytes must be >= 1024 and timestamp_history >= 0")
-
-
-def window_capacity(rate_limit: float | None) -> int | None:
-    """Requests allowed per sliding second for a requests-per-second limit; None = unlimited."""
-    if rate_limit is None or rate_limit == 0:
-        return None
-    value = float(rate_limit)
-    if not math.isfinite(value) or value < 1:
-        raise ValueError(
-            f"rate_limit must be 0/None (unlimited) or at least 1 request/s, got {rate_limit!r}"
-        )
-    return int(value)

@@ -1,16 +1,14 @@
 """Decides, reproducibly, which calls get an injected fault (429, 500 or a slow answer).
 
-One seeded ``random.Random`` per emulator, guarded by a lock: the same seed and the same
-sequence of calls give the same faults. Every call draws the same three numbers whatever the
-rates, so changing one rate does not reshuffle the others. (Concurrent callers interleave in
-whatever order the threads run, so only sequential runs replay exactly.)
+Every call draws the same three numbers whatever the rates, so changing one rate does not
+reshuffle the others; the seeding and locking are ``emulator_support.faults``.
 """
 
 from __future__ import annotations
 
-import random
-import threading
 from dataclasses import dataclass
+
+from emulator_support.faults import SeededFaultInjector
 
 from .config import FaultConfig
 
@@ -24,25 +22,9 @@ class CallFaults:
     error: bool = False  # answer 500 InternalServerException
 
 
-class FaultInjector:
-    def __init__(self, faults: FaultConfig, seed: int) -> None:
-        self._faults = faults
-        self._random = random.Random(seed)
-        self._lock = threading.Lock()
-
-    @property
-    def faults(self) -> FaultConfig:
-        with self._lock:
-            return self._faults
-
-    def replace(self, faults: FaultConfig) -> None:
-        with self._lock:
-            self._faults = faults
-
+class FaultInjector(SeededFaultInjector[FaultConfig]):
     def for_call(self) -> CallFaults:
-        with self._lock:
-            f = self._faults
-            delay_draw, throttle_draw, error_draw = (self._random.random() for _ in range(3))
+        f, (delay_draw, throttle_draw, error_draw) = self._draw(3)
         delayed = f.delay_seconds > 0 and delay_draw < f.delay_rate
         throttle = throttle_draw < f.throttle_rate
         return CallFaults(

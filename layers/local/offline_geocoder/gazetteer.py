@@ -143,6 +143,7 @@ class Gazetteer:
         states: dict[str, str],
         countries: dict[str, dict],
     ) -> None:
+        self._counties: dict[tuple[float, float, str | None], str | None] = {}
         self.places_by_name: dict[str, list[Place]] = defaultdict(list)
         self.place_grid = _Grid()
         self.country_names: dict[str, str] = {}
@@ -240,11 +241,20 @@ class Gazetteer:
         return sorted(((d, a) for d, a in found if d <= radius_km), key=lambda t: (t[0], t[1].code))
 
     def county_near(self, lat: float, lon: float, state: str | None) -> str | None:
-        """The county of the nearest ZIP centroid in the same state, Bing-style ("King Co.")."""
-        for _, area in self.postal_areas_near(lat, lon, 30.0):
-            if state is None or area.state == state:
-                return area.county
-        return None
+        """The county of the nearest ZIP centroid in the same state, Bing-style ("King Co.").
+
+        Asked again and again for the same few places (every match of a town names its
+        county), so each answer is remembered: the data never changes.
+        """
+        key = (lat, lon, state)
+        if key not in self._counties:
+            county = None
+            for _, area in self.postal_areas_near(lat, lon, 30.0):
+                if state is None or area.state == state:
+                    county = area.county
+                    break
+            self._counties[key] = county
+        return self._counties[key]
 
 
 def _region(code: str, name: str, points: list[tuple[float, float]]) -> Region:

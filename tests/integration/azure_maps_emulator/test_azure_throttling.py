@@ -8,7 +8,7 @@ from azure.core.exceptions import HttpResponseError
 from azure_http_support import maps_client
 from azure_maps_emulator import FaultConfig
 from azure_maps_emulator.faults import FaultInjector
-from location_emulator import max_in_window
+from emulator_support.limits import max_in_window
 
 pytestmark = pytest.mark.integration
 

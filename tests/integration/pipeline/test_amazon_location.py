@@ -5,24 +5,14 @@ Amazon Location emulator over HTTP (boto3 geo-places, SigV4) -> S3 and DynamoDB.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from geocode_dataflow.schema import open_feed
+from engine_files import FIXTURES, HEADER, many_rows, read_set, run, text_file
 from local_pipeline.stack import LocalPipeline, LocalPipelineOptions
 from location_emulator import FaultConfig
 
 pytestmark = pytest.mark.integration
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "pipeline"
-HEADER = (
-    "Id, GeocodeRequest/Culture, GeocodeRequest/Query, GeocodeRequest/Address/AddressLine, "
-    "GeocodeRequest/Address/Locality, GeocodeRequest/Address/AdminDistrict, "
-    "GeocodeRequest/Address/PostalCode, ReverseGeocodeRequest/Location/Latitude, "
-    "ReverseGeocodeRequest/Location/Longitude, GeocodeResponse/Point/Latitude, "
-    "GeocodeResponse/Point/Longitude, GeocodeResponse/EntityType, GeocodeResponse/Confidence, "
-    "StatusCode, FaultReason, TraceId"
-)
 ROWS = [
     ["r1", "en-US", "", "1 Microsoft Way", "Redmond", "WA", "98052"],
     ["r2", "en-US", "Denver, CO"],
@@ -30,23 +20,6 @@ ROWS = [
     ["r4", "en-US"],  # nothing to geocode: the service fails it
     ["r5", "", "Boise, ID"],
 ]
-PLACES = ["Denver, CO", "Boise, ID", "Portland, OR", "Austin, TX", "Seattle, WA", "Reno, NV"]
-
-
-def text_file(delimiter: str, rows: list[list[str]] = ROWS) -> bytes:
-    header = HEADER.replace(", ", f"{delimiter} ")
-    lines = ["Bing Spatial Data Services, 2.0", header] + [delimiter.join(r) for r in rows]
-    return ("\n".join(lines) + "\n").encode("utf-8")
-
-
-def many_rows(count: int) -> list[list[str]]:
-    rows = []
-    for i in range(count):
-        if i % 5 == 4:
-            rows.append([f"e{i}", "", "", "", "", "", "", f"{40 + i % 7}.1", f"-{100 + i % 9}.2"])
-        else:
-            rows.append([f"e{i}", "en-US", PLACES[i % len(PLACES)]])
-    return rows
 
 
 def options(**overrides) -> LocalPipelineOptions:
@@ -68,26 +41,12 @@ def pipeline():
         yield local
 
 
-def run(pipeline: LocalPipeline, data: bytes | Path, name: str | None = None, timeout=180):
-    job_id = pipeline.drop(data, name)
-    record = pipeline.wait(job_id, timeout=timeout)
-    assert record.status == "COMPLETED", (record.status, record.error)
-    return record
-
-
-def read_set(pipeline, record, which):
-    body = pipeline.read(record.outputs[which])
-    suffix = record.outputs[which].rsplit("/", 1)[-1]
-    with open_feed(body, suffix) as feed:
-        return feed.format, list(feed)
-
-
 @pytest.mark.parametrize(
     ("name", "delimiter", "fmt"),
     [("mixed.csv", ",", "csv"), ("mixed.tab", "\t", "tab"), ("mixed.pipe", "|", "pipe")],
 )
 def test_text_files_come_back_in_their_format_with_coordinates(pipeline, name, delimiter, fmt):
-    record = run(pipeline, text_file(delimiter), name)
+    record = run(pipeline, text_file(delimiter, ROWS), name)
 
     assert (record.total_entities, record.succeeded_entities, record.failed_entities) == (5, 4, 1)
     got_format, succeeded = read_set(pipeline, record, "succeeded")

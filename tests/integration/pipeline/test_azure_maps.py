@@ -5,24 +5,14 @@ in the subscription-key header) -> S3 and DynamoDB."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from azure_maps_emulator import FaultConfig
-from geocode_dataflow.schema import open_feed
+from engine_files import FIXTURES, many_rows, read_set, run, text_file
 from local_pipeline.stack import LocalPipeline, LocalPipelineOptions
 
 pytestmark = pytest.mark.integration
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "pipeline"
-HEADER = (
-    "Id, GeocodeRequest/Culture, GeocodeRequest/Query, GeocodeRequest/Address/AddressLine, "
-    "GeocodeRequest/Address/Locality, GeocodeRequest/Address/AdminDistrict, "
-    "GeocodeRequest/Address/PostalCode, ReverseGeocodeRequest/Location/Latitude, "
-    "ReverseGeocodeRequest/Location/Longitude, GeocodeResponse/Point/Latitude, "
-    "GeocodeResponse/Point/Longitude, GeocodeResponse/EntityType, GeocodeResponse/Confidence, "
-    "StatusCode, FaultReason, TraceId"
-)
 ROWS = [
     ["r1", "en-US", "", "1 Microsoft Way", "Redmond", "WA", "98052"],
     ["r2", "en-US", "Denver, CO"],
@@ -31,27 +21,7 @@ ROWS = [
     ["r5", "fr-FR", "Boise, ID"],
     ["r6", "", "", "", "", "", "", "91", "0"],  # out of range: failed without a request
 ]
-PLACES = ["Denver, CO", "Boise, ID", "Portland, OR", "Austin, TX", "Seattle, WA", "Reno, NV"]
 KEY = "azure-key-for-tests-0123456789"
-
-
-def text_file(delimiter: str, rows: list[list[str]] = ROWS) -> bytes:
-    header = HEADER.replace(", ", f"{delimiter} ")
-    lines = ["Bing Spatial Data Services, 2.0", header] + [delimiter.join(r) for r in rows]
-    return ("\n".join(lines) + "\n").encode("utf-8")
-
-
-def many_rows(count: int, cultures=("en-US",)) -> list[list[str]]:
-    rows = []
-    for i in range(count):
-        culture = cultures[i % len(cultures)]
-        if i % 5 == 4:
-            rows.append(
-                [f"z{i}", culture, "", "", "", "", "", f"{40 + i % 7}.1", f"-{100 + i % 9}.2"]
-            )
-        else:
-            rows.append([f"z{i}", culture, PLACES[i % len(PLACES)]])
-    return rows
 
 
 @pytest.fixture(scope="module")
@@ -69,19 +39,6 @@ def pipeline():
         yield local
 
 
-def run(pipeline: LocalPipeline, data: bytes | Path, name: str | None = None):
-    job_id = pipeline.drop(data, name)
-    record = pipeline.wait(job_id, timeout=180)
-    assert record.status == "COMPLETED", (record.status, record.error)
-    return record
-
-
-def read_set(pipeline, record, which):
-    body = pipeline.read(record.outputs[which])
-    with open_feed(body, record.outputs[which].rsplit("/", 1)[-1]) as feed:
-        return feed.format, list(feed)
-
-
 def requests_sent(pipeline) -> int:
     return sum(pipeline.emulator.state.snapshot()["requests"].values())
 
@@ -92,7 +49,7 @@ def requests_sent(pipeline) -> int:
 )
 def test_text_files_come_back_in_their_format_with_coordinates(pipeline, name, delimiter, fmt):
     before = requests_sent(pipeline)
-    record = run(pipeline, text_file(delimiter), name)
+    record = run(pipeline, text_file(delimiter, ROWS), name)
 
     assert (record.total_entities, record.succeeded_entities, record.failed_entities) == (6, 4, 2)
     got, succeeded = read_set(pipeline, record, "succeeded")
@@ -119,7 +76,7 @@ def test_the_walkthrough_feed_puts_the_empty_entity_in_the_failed_set(pipeline):
 
 def test_250_entities_take_at_least_three_batches(pipeline):
     before = requests_sent(pipeline)
-    record = run(pipeline, text_file(",", many_rows(250)), "big.csv")
+    record = run(pipeline, text_file(",", many_rows(250, "z")), "big.csv")
     sent = requests_sent(pipeline) - before
     assert 3 <= sent <= 6, sent
     assert record.provider_requests == sent
@@ -128,7 +85,7 @@ def test_250_entities_take_at_least_three_batches(pipeline):
 
 
 def test_faults_change_no_byte_of_the_results(pipeline):
-    data = text_file(",", many_rows(120, cultures=("en-US", "de-DE")))
+    data = text_file(",", many_rows(120, "z", ("en-US", "de-DE")))
     clean = run(pipeline, data, "calm.csv")
     pipeline.emulator.set_faults(FaultConfig(throttle_rate=0.3, error_rate=0.1))
     try:
@@ -143,7 +100,7 @@ def test_faults_change_no_byte_of_the_results(pipeline):
 
 
 def test_a_batch_that_times_out_is_split_and_completed(pipeline):
-    data = text_file(",", many_rows(90))
+    data = text_file(",", many_rows(90, "z"))
     clean = run(pipeline, data, "whole.csv")
     pipeline.emulator.set_faults(FaultConfig(timeout_over_items=30))
     try:

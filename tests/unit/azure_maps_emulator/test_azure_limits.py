@@ -2,7 +2,7 @@
 
 import pytest
 from azure_maps_emulator import AzureMapsEmulatorApp, AzureMapsEmulatorConfig
-from location_emulator import max_in_window
+from emulator_support.limits import max_in_window
 
 DENVER = [{"query": "Denver, CO"}]
 REVERSE = [{"coordinates": [-104.99, 39.74]}]

@@ -1,8 +1,8 @@
 """The sliding-window quota, on a fake clock."""
 
 import pytest
+from emulator_support.limits import window_capacity
 from location_emulator import LocationEmulatorConfig, SlidingWindowLimiter, max_in_window
-from location_emulator.config import window_capacity
 
 
 class FakeClock:

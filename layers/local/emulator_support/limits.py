@@ -6,6 +6,7 @@ largest number ever accepted within one window, computed exactly as requests are
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -34,6 +35,11 @@ class SlidingWindowLimiter:
         self._recent: deque[float] = deque()  # admitted within the last window, oldest first
         self._history: deque[float] = deque(maxlen=history)
         self._max_in_window = 0
+
+    @classmethod
+    def per_second(cls, rate_limit: float | None, *, history: int) -> SlidingWindowLimiter:
+        """A limiter for a requests-per-second limit (see ``window_capacity``)."""
+        return cls(window_capacity(rate_limit), history=history)
 
     @property
     def capacity(self) -> int | None:
@@ -85,3 +91,15 @@ def max_in_window(timestamps: Iterable[float], window: float = WINDOW_SECONDS) -
             start += 1
         best = max(best, end - start + 1)
     return best
+
+
+def window_capacity(rate_limit: float | None) -> int | None:
+    """Requests allowed per sliding second for a requests-per-second limit; None = unlimited."""
+    if rate_limit is None or rate_limit == 0:
+        return None
+    value = float(rate_limit)
+    if not math.isfinite(value) or value < 1:
+        raise ValueError(
+            f"rate_limit must be 0/None (unlimited) or at least 1 request/s, got {rate_limit!r}"
+        )
+    return int(value)
