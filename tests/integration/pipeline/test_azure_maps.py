@@ -109,3 +109,26 @@ def test_a_batch_that_times_out_is_split_and_completed(pipeline):
         pipeline.emulator.set_faults(FaultConfig())
     assert pipeline.read(clean.outputs["succeeded"]) == pipeline.read(split.outputs["succeeded"])
     assert split.provider_requests > clean.provider_requests
+
+
+def test_a_refused_key_fails_the_job_with_azures_words_and_never_shows_the_key(pipeline):
+    from aws_lambda_powertools.utilities import parameters
+
+    secrets = pipeline.client("secretsmanager")
+    secrets.put_secret_value(SecretId=pipeline.secret_arn, SecretString="wrong-azure-key-000")
+    parameters.clear_caches()
+    pipeline.lambdas.recycle()  # warm environments cache the key for minutes, as on Lambda
+    try:
+        job_id = pipeline.drop(text_file(",", many_rows(8, "k")), "refused.csv")
+        record = pipeline.wait(job_id, timeout=180)
+    finally:
+        secrets.put_secret_value(SecretId=pipeline.secret_arn, SecretString=KEY)
+        parameters.clear_caches()
+        pipeline.lambdas.recycle()
+
+    assert record.status == "FAILED"
+    assert "AuthenticationError" in record.error["message"], record.error
+    assert "401" in record.error["message"]
+    document = json.dumps(record.to_document())
+    assert "wrong-azure-key-000" not in document and KEY not in document
+    assert pipeline.execution(job_id)["status"] == "FAILED"

@@ -331,3 +331,49 @@ def test_batch_providers_get_grouped_requests_and_a_timeout_halves_the_batch(aws
     )
     with open_feed(io.BytesIO(body), "succeeded.csv") as feed:
         assert [e.id for e in feed] == [str(i) for i in range(9)]
+
+
+class CountingProvider:
+    """A provider job whose processed count advances by ``step`` per status check."""
+
+    def __init__(self, step: int) -> None:
+        self.step, self.processed = step, 0
+
+    def get_job(self, provider_job_id):
+        from geocode_dataflow.client import DataflowJob
+
+        self.processed += self.step
+        return DataflowJob(
+            id=provider_job_id,
+            status="Pending",
+            total_entity_count=1000,
+            processed_entity_count=self.processed,
+            failed_entity_count=0,
+        )
+
+
+@pytest.mark.parametrize(("step", "budget_used"), [(10, 1), (0, 5)])
+def test_the_poll_budget_counts_only_checks_without_progress(aws, step, budget_used):
+    from geocode_dataflow.pipeline.status import check_status
+
+    store = JobStore(aws)
+    store.claim("job-1", InputObject(bucket=BUCKET, key="inbox/a.csv"))
+    store.update("job-1", status=jobs.PENDING)
+    config = PipelineConfig(jobs_table_name="jobs", bucket_name=BUCKET)
+    provider = CountingProvider(step)
+    state = {"job_id": "job-1", "provider_job_id": "p", "attempt": 0, "max_attempts": 3}
+    for _ in range(5):
+        state = check_status(state, provider=provider, store=store, config=config)
+    assert state["attempt"] == budget_used, "a job that advances is not stuck"
+    assert state["checks"] == 5 and store.get("job-1").status_checks == 5
+
+
+def test_amazon_estimated_point_addresses_are_demoted_and_offset():
+    from geocode_dataflow.providers import amazon_location as places
+
+    item = {"PlaceType": "PointAddress", "MatchScores": {"Overall": 1.0}}
+    assert places._forward_confidence(item) == "High"
+    assert places._calculation_method(item) == "Rooftop"
+    estimated = {**item, "EstimatedPointAddress": True}
+    assert places._forward_confidence(estimated) == "Medium"
+    assert places._calculation_method(estimated) == "InterpolationOffset"

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from geocode_dataflow.errors import (
     AuthenticationError,
-    ProtocolError,
     ProviderThrottledError,
     ServiceUnavailableError,
     SplitBatchError,
@@ -37,8 +36,16 @@ class FakeSession:
         self.responses = list(responses)
         self.sent: list[dict] = []
 
-    def post(self, url, params, json, headers, timeout):  # noqa: A002 - requests' signature
-        self.sent.append({"url": url, "params": params, "json": json, "headers": headers})
+    def post(self, url, params, json, headers, timeout, allow_redirects=True):  # noqa: A002
+        self.sent.append(
+            {
+                "url": url,
+                "params": params,
+                "json": json,
+                "headers": headers,
+                "redirects": allow_redirects,
+            }
+        )
         return self.responses.pop(0)
 
 
@@ -158,6 +165,23 @@ def test_minimum_confidence_and_strict_match_filter_the_answers():
     azure.geocode_batch([picky, other], text_format=False)
     assert picky.status_code == "Success" and picky.responses == [], "WA is not OR"
 
+    azure, _ = geocoder(FakeResponse(200, fixture("reverse_response.json")))
+    by_name = GeocodeEntity(
+        id="n",
+        geocode_request=GeocodeRequest(
+            address=Address(locality="Redmond", admin_district="Washington", country_region="US"),
+            strict_match=True,
+        ),
+    )
+    abroad = GeocodeEntity(
+        id="a",
+        geocode_request=GeocodeRequest(
+            address=Address(locality="Redmond", country_region="FR"), strict_match=True
+        ),
+    )
+    azure.geocode_batch([by_name, abroad], text_format=False)
+    assert len(by_name.responses) == 1, "the state's name matches as well as its short name"
+
 
 @pytest.mark.parametrize(
     ("status", "error"),
@@ -184,7 +208,7 @@ def test_a_batch_answer_of_the_wrong_length_is_refused():
     entities = [
         GeocodeEntity(id=str(i), geocode_request=GeocodeRequest(query="Boise")) for i in range(2)
     ]
-    with pytest.raises(ProtocolError, match="1 batch items for 2"):
+    with pytest.raises(ServiceUnavailableError, match="1 batch items for 2"):
         azure.geocode_batch(entities, text_format=False)
 
 

@@ -19,10 +19,13 @@ from __future__ import annotations
 import gzip
 import io
 import json
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from geocode_dataflow.client import DataflowJob
 from geocode_dataflow.errors import PermanentError
@@ -34,6 +37,7 @@ from geocode_dataflow.providers import CONTENT_TYPES, RESULT_SETS, StoredResults
 from geocode_dataflow.schema import FeedWriter, GeocodeEntity, jsonlines, open_feed
 
 PROGRESS_PREFIX = "#progress#"
+READ_AHEAD = 8  # result pieces fetched in parallel while a set is assembled
 _SINK_FLUSH = 1 << 20
 
 
@@ -128,15 +132,22 @@ class EngineProgress:
         self._key = {"job_id": f"{PROGRESS_PREFIX}{job_id}"}
 
     def start(self, total: int, expires_at: int) -> None:
-        self._table.put_item(
-            Item={
-                **self._key,
-                "total": total,
-                "processed": 0,
-                "failed": 0,
-                "expires_at": expires_at,
-            }
-        )
+        """Once per job: a create that runs again (an adopted job) keeps the counts so far."""
+        try:
+            self._table.put_item(
+                Item={
+                    **self._key,
+                    "total": total,
+                    "processed": 0,
+                    "failed": 0,
+                    "requests": 0,
+                    "expires_at": expires_at,
+                },
+                ConditionExpression="attribute_not_exists(job_id)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def add(self, processed: int, failed: int, requests: int = 0) -> None:
         self._table.update_item(
@@ -245,8 +256,16 @@ class EngineJobs:
     def get_job(self, provider_job_id: str) -> DataflowJob:
         execution = self._sfn.describe_execution(executionArn=provider_job_id)
         job_id = provider_job_id.rsplit(":", 1)[-1]
-        counts = EngineProgress(self._table, job_id).read()
+        progress = EngineProgress(self._table, job_id)
+        counts = progress.read()
         status = execution["status"]
+        refusal = progress.refusal()
+        if refusal:
+            # The provider refused the job (a key, a permission): no chunk can succeed, so the
+            # job is over now, whatever the execution is still doing (Record Failure stops it).
+            return DataflowJob(
+                id=provider_job_id, status="Aborted", error_message=_readable(refusal)
+            )
         if status == "RUNNING":
             return DataflowJob(
                 id=provider_job_id,
@@ -264,8 +283,7 @@ class EngineJobs:
                 failed_entity_count=counts["failed"],
             )
         cause = (
-            EngineProgress(self._table, job_id).refusal()
-            or execution.get("cause")
+            execution.get("cause")
             or execution.get("error")
             or f"the engine execution ended {status}"
         )
@@ -310,14 +328,29 @@ class EngineJobs:
         )
 
     def _entities(self, pieces: list[Piece], *, succeeded: bool) -> Iterator[GeocodeEntity]:
-        for piece in pieces:
-            if succeeded and piece.failed == piece.end - piece.start:
-                continue  # nothing of this set in the piece
-            if not succeeded and piece.failed == 0:
-                continue
-            for entity in read_entities(self._objects, piece.key):
-                if (entity.status_code == "Success") == succeeded:
-                    yield entity
+        """The set's entities in input order; the pieces holding some are fetched a few at a
+        time ahead of the writer (a million entities are some 20,000 pieces)."""
+        wanted = [
+            piece
+            for piece in pieces
+            if (piece.failed < piece.end - piece.start if succeeded else piece.failed > 0)
+        ]
+        with ThreadPoolExecutor(max_workers=READ_AHEAD) as pool:
+            window: deque[Future[list[GeocodeEntity]]] = deque()
+            for piece in wanted:
+                window.append(pool.submit(_read_list, self._objects, piece.key))
+                if len(window) >= 2 * READ_AHEAD:
+                    yield from _of_set(window.popleft().result(), succeeded)
+            while window:
+                yield from _of_set(window.popleft().result(), succeeded)
+
+
+def _read_list(objects: ObjectStore, key: str) -> list[GeocodeEntity]:
+    return list(read_entities(objects, key))
+
+
+def _of_set(entities: list[GeocodeEntity], succeeded: bool) -> Iterator[GeocodeEntity]:
+    return (e for e in entities if (e.status_code == "Success") == succeeded)
 
 
 def render(entities: Iterable[GeocodeEntity], manifest: dict[str, Any]) -> Iterator[bytes]:

@@ -73,11 +73,15 @@ def check_status(
     provider_job = provider.get_job(state["provider_job_id"])
     status = normalise_status(provider_job.status)
     now = jobs.utc_now()
-    attempt = int(state.get("attempt", 0)) + 1
-
     current = _progress(provider_job, now.timestamp())
     previous = Progress(**state["progress"]) if state.get("progress") else None
-    values: dict[str, Any] = {"status_checks": attempt, "last_checked_at": jobs.iso(now)}
+    # The poll budget counts the checks that saw no progress: a job that advances is not
+    # stuck, however long it takes (the execution's 72-hour timeout still bounds it), while
+    # one that stalls runs out of budget as before.
+    advanced = bool(current and previous and current.processed > previous.processed)
+    attempt = int(state.get("attempt", 0)) + (0 if advanced else 1)
+    checks = int(state.get("checks", state.get("attempt", 0))) + 1
+    values: dict[str, Any] = {"status_checks": checks, "last_checked_at": jobs.iso(now)}
     if provider_job.processed_entity_count is not None:
         values["processed_entities"] = provider_job.processed_entity_count
     if provider_job.failed_entity_count is not None:
@@ -90,12 +94,16 @@ def check_status(
             "processed": provider_job.processed_entity_count,
             "total": provider_job.total_entity_count,
             "attempt": attempt,
+            "checks": checks,
         },
     )
 
     result = {key: value for key, value in state.items() if key not in ("error", "provider_error")}
     result.update(
-        status=status, attempt=attempt, wait_seconds=next_wait(attempt, config, previous, current)
+        status=status,
+        attempt=attempt,
+        checks=checks,
+        wait_seconds=next_wait(attempt, config, previous, current),
     )
     if current is not None:
         result["progress"] = {

@@ -349,9 +349,7 @@ def _response(
 def _forward_confidence(item: dict[str, Any]) -> str:
     overall = float((item.get("MatchScores") or {}).get("Overall") or 0.0)
     rank = 2 if overall >= 0.95 else 1 if overall >= 0.80 else 0
-    if item.get("AddressNumberCorrected") or (item.get("Address") or {}).get(
-        "EstimatedPointAddress"
-    ):
+    if item.get("AddressNumberCorrected") or item.get("EstimatedPointAddress"):
         rank = max(0, rank - 1)
     if item.get("PlaceType") == "InterpolatedAddress":
         rank = min(rank, 1)  # interpolated addresses may not exist
@@ -380,7 +378,7 @@ def _ambiguous(item: dict[str, Any], items: list[dict[str, Any]]) -> bool:
 def _calculation_method(item: dict[str, Any]) -> str:
     place_type = item.get("PlaceType")
     if place_type == "PointAddress":
-        estimated = (item.get("Address") or {}).get("EstimatedPointAddress")
+        estimated = item.get("EstimatedPointAddress")
         return "InterpolationOffset" if estimated else "Rooftop"
     if place_type == "InterpolatedAddress":
         return "InterpolationOffset"
@@ -436,4 +434,6 @@ def _in_region(item: dict[str, Any], wanted: str) -> bool:
 
 
 def _is_code(country: str) -> bool:
-    return country.isascii() and country.isalpha() and len(country) in (2, 3)
+    """An ISO 3166 code as Filter.IncludeCountries takes it ("UK" is a common name, not one)."""
+    code = country.upper()
+    return country.isascii() and country.isalpha() and len(country) in (2, 3) and code != "UK"

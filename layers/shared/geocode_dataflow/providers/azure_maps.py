@@ -23,7 +23,6 @@ from geocode_dataflow.client.security import check_endpoint, redact
 from geocode_dataflow.errors import (
     AuthenticationError,
     PermanentError,
-    ProtocolError,
     ProviderThrottledError,
     ServiceUnavailableError,
     SplitBatchError,
@@ -131,6 +130,7 @@ class AzureMapsGeocoder:
                 json={"batchItems": items},
                 headers={"subscription-key": self._key, "Accept-Language": culture},
                 timeout=self._timeout,
+                allow_redirects=False,  # a redirect would carry the key header elsewhere
             )
         except requests.Timeout:
             raise SplitBatchError("Azure Maps did not answer the batch in time") from None
@@ -170,8 +170,8 @@ class AzureMapsGeocoder:
             ) from None
         items = body.get("batchItems") if isinstance(body, dict) else None
         if not isinstance(items, list) or len(items) != expected:
-            # Positions are how answers are matched to entities: never guess.
-            raise ProtocolError(
+            # Positions are how answers are matched to entities: never guess; ask again.
+            raise ServiceUnavailableError(
                 f"Azure Maps answered {len(items) if isinstance(items, list) else 'no'} batch "
                 f"items for {expected} requested"
             )
@@ -243,7 +243,7 @@ def _apply(entity: GeocodeEntity, answer: dict[str, Any], *, text_format: bool) 
         if (
             isinstance(request, GeocodeRequest)
             and request.strict_match
-            and not _strict(response, request)
+            and not _strict(feature, request)
         ):
             continue
         if isinstance(request, ReverseGeocodeRequest) and request.include_entity_types:
@@ -317,18 +317,26 @@ def _response(feature: dict[str, Any], *, neighborhood: bool) -> GeocodeResponse
     )
 
 
-def _strict(response: GeocodeResponse, request: GeocodeRequest) -> bool:
+def _strict(feature: dict[str, Any], request: GeocodeRequest) -> bool:
+    """StrictMatch, which Azure lacks: the answer's ISO country and its state (short name or
+    name) must be the requested ones."""
     address = request.address or Address()
-    got = response.address or Address()
+    got = (feature.get("properties") or {}).get("address") or {}
+    country = {str(k).casefold(): v for k, v in (got.get("countryRegion") or {}).items()}
     wanted_country = _iso2(clean(address.country_region))
-    if (
-        wanted_country
-        and got.country_region
-        and _iso2(got.country_region) not in (wanted_country, None)
-    ):
+    if wanted_country and str(country.get("iso") or "").upper() not in ("", wanted_country):
         return False
     wanted_region = clean(address.admin_district)
-    return not (wanted_region and (got.admin_district or "").casefold() != wanted_region.casefold())
+    if not wanted_region:
+        return True
+    districts = [d for d in got.get("adminDistricts") or [] if isinstance(d, dict)]
+    names = {
+        str(value).casefold()
+        for district in districts[:1]
+        for value in (district.get("shortName"), district.get("name"))
+        if value
+    }
+    return not names or wanted_region.casefold() in names
 
 
 def _district(districts: list[dict[str, Any]], index: int) -> str | None:
