@@ -31,7 +31,7 @@ def feed(count: int) -> bytes:
         if i % 5 == 4:
             lines.append(f"b{i},,{40 + i % 7}.1,-{100 + i % 9}.2")
         else:
-            lines.append(f"b{i},{PLACES[i % len(PLACES)]}")
+            lines.append(f'b{i},"{PLACES[i % len(PLACES)]}"')  # the query holds a comma
     return ("\n".join(lines) + "\n").encode()
 
 

@@ -3,6 +3,8 @@ Azure Maps): a mixed text feed in any delimiter, generated feeds of any size, ru
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 from geocode_dataflow.schema import open_feed
@@ -21,9 +23,12 @@ PLACES = ["Denver, CO", "Boise, ID", "Portland, OR", "Austin, TX", "Seattle, WA"
 
 
 def text_file(delimiter: str, rows: list[list[str]]) -> bytes:
-    header = HEADER.replace(", ", f"{delimiter} ")
-    lines = ["Bing Spatial Data Services, 2.0", header] + [delimiter.join(r) for r in rows]
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    """A Data Schema v2.0 text feed; values holding the delimiter are quoted (RFC 4180)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+    buffer.write("Bing Spatial Data Services, 2.0\n" + HEADER.replace(", ", f"{delimiter} ") + "\n")
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
 
 
 def many_rows(

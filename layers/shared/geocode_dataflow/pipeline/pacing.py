@@ -26,7 +26,7 @@ RATE_ITEM_PREFIX = "#rate#"
 # Pace a little under the configured rate: clocks of different Lambdas and network jitter
 # move requests by a few milliseconds, and the provider counts what arrives.
 SAFETY = 0.95
-LATE_TOLERANCE = 0.05  # seconds: a slot reached later than this is skipped
+LATE_TOLERANCE = 0.02  # seconds: a slot reached later than this is skipped
 
 
 def _number(value: float) -> Decimal:
