@@ -165,13 +165,14 @@ class EngineProgress:
             ExpressionAttributeValues={":m": message[:2000]},
         )
 
-    def read(self) -> dict[str, int]:
+    def read_all(self) -> tuple[dict[str, int], str | None]:
+        """The counts and the provider's refusal (if any), in one read."""
         item = self._table.get_item(Key=self._key, ConsistentRead=True).get("Item") or {}
-        return {k: int(item.get(k, 0)) for k in ("total", "processed", "failed", "requests")}
+        counts = {k: int(item.get(k, 0)) for k in ("total", "processed", "failed", "requests")}
+        return counts, item.get("refusal")
 
-    def refusal(self) -> str | None:
-        item = self._table.get_item(Key=self._key, ConsistentRead=True).get("Item") or {}
-        return item.get("refusal")
+    def read(self) -> dict[str, int]:
+        return self.read_all()[0]
 
 
 # ------------------------------------------------------------------------------------ the jobs
@@ -256,10 +257,8 @@ class EngineJobs:
     def get_job(self, provider_job_id: str) -> DataflowJob:
         execution = self._sfn.describe_execution(executionArn=provider_job_id)
         job_id = provider_job_id.rsplit(":", 1)[-1]
-        progress = EngineProgress(self._table, job_id)
-        counts = progress.read()
+        counts, refusal = EngineProgress(self._table, job_id).read_all()
         status = execution["status"]
-        refusal = progress.refusal()
         if refusal:
             # The provider refused the job (a key, a permission): no chunk can succeed, so the
             # job is over now, whatever the execution is still doing (Record Failure stops it).

@@ -88,9 +88,8 @@ class AzureMapsGeocoder:
         return f"AzureMapsGeocoder(endpoint={self._endpoint!r}, api_version={self._api_version!r})"
 
     def batch_key(self, entity: GeocodeEntity) -> tuple[str, str]:
-        request = entity.reverse_geocode_request or entity.geocode_request
-        culture = ((request.culture if request else None) or "en-US").strip() or "en-US"
-        return ("reverse" if entity.reverse_geocode_request else "forward", culture.casefold())
+        kind = "reverse" if entity.reverse_geocode_request else "forward"
+        return (kind, self._culture(entity).casefold())
 
     # ------------------------------------------------------------------ one request
     def geocode_batch(
