@@ -26,7 +26,7 @@ def options(**overrides) -> LocalPipelineOptions:
     settings = {
         "provider": "amazon-location",
         "initial_wait_seconds": 0,
-        "min_wait_seconds": 0,
+        "min_wait_seconds": 1,  # a 600-check poll budget of ~10 minutes, not seconds
         "max_wait_seconds": 1,
         "requests_per_second": 200,
         "location_options": {"rate_limit": 200},

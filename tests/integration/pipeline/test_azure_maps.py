@@ -30,7 +30,7 @@ def pipeline():
         provider="azure-maps",
         key=KEY,
         initial_wait_seconds=0,
-        min_wait_seconds=0,
+        min_wait_seconds=1,  # a 600-check poll budget of ~10 minutes, not seconds
         max_wait_seconds=1,
         requests_per_second=50,
         azure_options={"rate_limit": 50},
