@@ -262,3 +262,71 @@ def test_the_bing_key_is_required_only_for_bing(template):
         for policy in resource.get("Properties", {}).get("Policies", []) or []:
             if isinstance(policy, dict) and "AWSSecretsManagerGetSecretValuePolicy" in policy:
                 raise AssertionError(f"{logical_id} reads the secret even without Bing")
+
+
+def _statements(template, logical_id):
+    return [
+        st
+        for policy in template["Resources"][logical_id]["Properties"]["Policies"]
+        if isinstance(policy, dict) and "Statement" in policy
+        for st in policy["Statement"]
+    ]
+
+
+def _dynamodb_actions(template, logical_id) -> set[str]:
+    return {
+        action
+        for st in _statements(template, logical_id)
+        for action in st["Action"]
+        if action.startswith("dynamodb:")
+    }
+
+
+def test_functions_get_only_the_dynamodb_actions_their_code_uses(template):
+    functions = [
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    ]
+    for logical_id in functions:
+        policies = template["Resources"][logical_id]["Properties"]["Policies"]
+        assert not any(isinstance(p, dict) and "DynamoDBCrudPolicy" in p for p in policies)
+    reads_and_updates = {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+    assert _dynamodb_actions(template, "CheckJobStatusFunction") == reads_and_updates
+    assert _dynamodb_actions(template, "GeocodeChunkFunction") == reads_and_updates
+    assert _dynamodb_actions(template, "SubmitJobFunction") == reads_and_updates | {
+        "dynamodb:PutItem"
+    }
+    for dispatching in (
+        "DownloadResultsFunction",
+        "RecordFailureFunction",
+        "DispatchQueuedFunction",
+    ):
+        assert _dynamodb_actions(template, dispatching) == reads_and_updates | {
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+        }
+    for logical_id in functions:
+        for st in _statements(template, logical_id):
+            if any(a.startswith("dynamodb:") for a in st["Action"]):
+                assert "Scan" not in str(st["Action"]) and "Delete" not in str(st["Action"])
+
+
+def test_rejection_reports_and_their_old_versions_expire_and_inputs_may(template):
+    rules = template["Resources"]["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    plain = {r["Id"]: r for r in rules if "Id" in r}
+    assert plain["ExpireRejectionReports"]["NoncurrentVersionExpiration"]["NoncurrentDays"] >= 1
+    conditional = [r["Fn::If"] for r in rules if "Fn::If" in r]
+    assert [c[0] for c in conditional] == ["ExpiresInputs"]
+    inputs = conditional[0][1]
+    assert inputs["Prefix"] == "inbox/"
+    assert inputs["ExpirationInDays"] == {"Ref": "InputExpirationDays"}
+    assert inputs["NoncurrentVersionExpiration"]["NoncurrentDays"] == {"Ref": "InputExpirationDays"}
+    assert template["Parameters"]["InputExpirationDays"]["Default"] == 0
+
+
+def test_a_poison_file_raises_an_alarm(template):
+    alarm = template["Resources"]["PoisonFileAlarm"]["Properties"]
+    assert alarm["MetricName"] == "JobsUnvalidated"
+    assert alarm["Namespace"] == "GeocodeDataflow"
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]

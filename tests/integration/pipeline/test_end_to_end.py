@@ -159,6 +159,20 @@ def test_job_without_failures_has_no_failed_set(pipeline):
     assert sorted(k.rsplit("/", 1)[-1] for k in keys) == ["job.json", "succeeded.csv"]
 
 
+def test_a_name_near_s3s_key_limit_completes_with_every_output_key_within_it(pipeline):
+    # S3 takes input keys of up to 1,024 bytes; moto takes longer ones, ObjectStore does not.
+    name = "deep/" + "ü" * 500 + ".csv"
+    assert len(f"inbox/{name}".encode()) == 1015
+    job_id = pipeline.drop(text_file(","), name)
+    record = pipeline.wait(job_id)
+
+    assert record.status == "COMPLETED", record.error
+    keys = [k for k in pipeline.objects() if job_id in k]
+    assert {k.rsplit("/", 1)[-1] for k in keys} >= {"job.json", "succeeded.csv"}
+    assert all(len(k.encode()) <= 1024 for k in keys), max(len(k.encode()) for k in keys)
+    assert all(k.startswith("results/deep/üüü") and "~/" in k for k in keys)
+
+
 def test_an_upper_case_file_name_is_picked_up(pipeline):
     job_id = pipeline.drop(text_file(","), "FROM-EXCEL.CSV")
     record = pipeline.wait(job_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import boto3
@@ -88,3 +89,18 @@ def test_a_slot_whose_release_was_lost_is_freed(pipeline):
     pipeline.run_schedules(force=True)
 
     assert "ended-job" not in slots.holders()
+
+
+def test_a_claim_whose_validations_all_died_ends_rejected_with_a_report(pipeline):
+    before = len(pipeline.emulator.state.jobs)
+    job_id = _stale_claim(pipeline, "poison.csv", GOOD, validation_attempts=3)
+
+    pipeline.run_schedules(force=True)
+
+    record = pipeline.wait(job_id)
+    assert record.status == "REJECTED"
+    assert record.error["type"] == "ValidationAbandonedError"
+    report = json.loads(pipeline.read(record.rejection_report))
+    assert report["report"]["validation_attempts"] == 3
+    assert "within the submit function's limits" in report["summary"]
+    assert len(pipeline.emulator.state.jobs) == before

@@ -37,11 +37,29 @@ def reconcile_slots(services: Services) -> list[str]:
     return freed
 
 
-def dispatch_queued(services: Services, *, limit: int = 25) -> list[SubmitOutcome]:
-    store = services.store
-    for stale in (r for r in store.with_status(jobs.RECEIVED, limit) if is_stale(r)):
-        resume_stale(stale, services)
+def dispatch_queued(
+    services: Services, *, limit: int = 25, resume: bool = True
+) -> list[SubmitOutcome]:
+    """Start queued jobs; with ``resume`` (the schedule), also continue abandoned claims."""
     reconcile_slots(services)
+    started = _start_queued(services, limit)
+    if not resume:
+        return started
+    # Last: validating a stale claim again may kill this invocation as it killed the first
+    # (a poison file), and the queued jobs above must not wait for it. Its attempts are
+    # counted, so it ends REJECTED after a few.
+    for stale in (r for r in services.store.with_status(jobs.RECEIVED, limit) if is_stale(r)):
+        try:
+            resume_stale(stale, services)
+        except Exception:  # noqa: BLE001 - recorded on the claim, counted, retried later
+            logger.exception(
+                "Resuming an interrupted submission failed", extra={"job": stale.job_id}
+            )
+    return started
+
+
+def _start_queued(services: Services, limit: int) -> list[SubmitOutcome]:
+    store = services.store
 
     started: list[SubmitOutcome] = []
     for record in store.with_status(jobs.QUEUED, limit):
@@ -81,7 +99,9 @@ def release_and_dispatch(services: Services, job_id: str) -> None:
     keys = logger.get_current_keys()
     try:
         services.slots.release(job_id)
-        dispatch_queued(services)
+        # Only the schedule resumes abandoned claims: a poison file must not take down the
+        # invocation that just finished someone's job.
+        dispatch_queued(services, resume=False)
     except Exception:  # noqa: BLE001 - logged and retried by the schedule, see docstring
         logger.exception("Dispatching queued jobs failed; the scheduled dispatcher will retry")
     finally:

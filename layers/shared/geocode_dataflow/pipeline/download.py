@@ -15,11 +15,13 @@ from geocode_dataflow.pipeline.config import PipelineConfig
 from geocode_dataflow.pipeline.dispatch import release_and_dispatch
 from geocode_dataflow.pipeline.jobs import JobRecord
 from geocode_dataflow.pipeline.observability import MetricUnit, logger, metrics
+from geocode_dataflow.pipeline.storage import job_folder
 from geocode_dataflow.pipeline.submit import Services, input_name
 
 
 def results_folder(record: JobRecord, config: PipelineConfig) -> str:
-    return f"{config.results_prefix}{input_name(record.input.key, config.input_prefix)}/{record.job_id}/"
+    name = input_name(record.input.key, config.input_prefix)
+    return job_folder(config.results_prefix, name, record.job_id)
 
 
 def download_results(state: dict[str, Any], services: Services) -> dict[str, Any]:

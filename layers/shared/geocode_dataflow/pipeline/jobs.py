@@ -89,6 +89,8 @@ class JobRecord:
     outputs: dict[str, str] = field(default_factory=dict)
     rejection_report: str | None = None
     queued_reason: str | None = None
+    validation_attempts: int = 0  # validations started (see submit.MAX_VALIDATION_ATTEMPTS)
+    validation_error: dict[str, str] | None = None  # why the last one ended without a report
     error: dict[str, str] | None = None
     expires_at: int | None = None
 
@@ -157,10 +159,18 @@ class JobStore:
         return [JobRecord.from_item(item) for item in response.get("Items", [])]
 
     def claim(self, job_id: str, source: InputObject) -> JobRecord:
-        """Create the record in RECEIVED, or raise JobAlreadyExistsError with the existing one."""
+        """Create the record in RECEIVED, or raise JobAlreadyExistsError with the existing one.
+
+        The claim counts as the first validation attempt: the claimant validates next.
+        """
         now = iso(utc_now())
         record = JobRecord(
-            job_id=job_id, status=RECEIVED, input=source, created_at=now, updated_at=now
+            job_id=job_id,
+            status=RECEIVED,
+            input=source,
+            created_at=now,
+            updated_at=now,
+            validation_attempts=1,
         )
         item = _item(asdict(record))
         item["input"] = _item(asdict(source))
@@ -175,18 +185,32 @@ class JobStore:
             raise JobAlreadyExistsError(existing) from exc
         return record
 
-    def release(self, job_id: str) -> None:
-        """Forget a claim that led nowhere (no provider job), so the retried event starts over."""
+    def begin_validation(self, record: JobRecord) -> int | None:
+        """Count one more validation attempt of a claim nobody validated, as ``record`` saw it.
+
+        Returns the attempt's number, or None when the record changed since it was read
+        (another invocation resumed it first): exactly one resumer validates.
+        """
         try:
-            self._table.delete_item(
-                Key={"job_id": job_id},
-                ConditionExpression="#s = :received",
+            response = self._table.update_item(
+                Key={"job_id": record.job_id},
+                UpdateExpression="SET updated_at = :now ADD validation_attempts :one "
+                "REMOVE validation_error",
+                ConditionExpression="#s = :received AND updated_at = :seen",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":received": RECEIVED},
+                ExpressionAttributeValues={
+                    ":now": iso(utc_now()),
+                    ":one": 1,
+                    ":received": RECEIVED,
+                    ":seen": record.updated_at,
+                },
+                ReturnValues="UPDATED_NEW",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return int(response["Attributes"]["validation_attempts"])
 
     def update(
         self, job_id: str, *, allowed_from: frozenset[str] | None = None, **values: Any

@@ -14,6 +14,38 @@ from typing import Any, BinaryIO
 
 from boto3.s3.transfer import TransferConfig
 
+MAX_KEY_BYTES = 1024  # S3's limit on an object key, in UTF-8 bytes
+# Room kept for the longest file name written in a job's folder ("rejection.json",
+# "results.geojson", "succeeded.xml", ...).
+_FILE_NAME_ROOM = 64
+
+
+class KeyTooLongError(ValueError):
+    """An object key over S3's 1,024-byte limit (which moto does not enforce)."""
+
+
+def job_folder(prefix: str, name: str, job_id: str) -> str:
+    """``<prefix><name>/<job id>/``, the folder of one job's outputs, always short enough.
+
+    S3 takes keys of up to 1,024 bytes and so does the input's name: a long name is cut (at a
+    character boundary, marked with ``~``) so that every key in the folder fits. The job id
+    keeps the folder unique.
+    """
+    fixed = len(prefix.encode()) + len(job_id.encode()) + 2 + _FILE_NAME_ROOM
+    room = MAX_KEY_BYTES - fixed
+    encoded = name.encode("utf-8")
+    if len(encoded) > room:
+        name = encoded[: room - 1].decode("utf-8", "ignore") + "~"
+    return f"{prefix}{name}/{job_id}/"
+
+
+def _checked(key: str) -> str:
+    size = len(key.encode("utf-8"))
+    if size > MAX_KEY_BYTES:
+        raise KeyTooLongError(f"object key of {size} bytes is over S3's {MAX_KEY_BYTES}-byte limit")
+    return key
+
+
 _TRANSFER = TransferConfig(
     multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=4
 )
@@ -66,14 +98,16 @@ class ObjectStore:
         self._s3.upload_fileobj(
             io.BufferedReader(reader, buffer_size=1024 * 1024),
             self.bucket,
-            key,
+            _checked(key),
             ExtraArgs={"ContentType": content_type},
             Config=_TRANSFER,
         )
         return reader.bytes_read
 
     def put_bytes(self, key: str, body: bytes, content_type: str) -> None:
-        self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        self._s3.put_object(
+            Bucket=self.bucket, Key=_checked(key), Body=body, ContentType=content_type
+        )
 
     def get_json(self, key: str) -> Any:
         return json.loads(self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
@@ -87,7 +121,9 @@ class ObjectStore:
 
     def put_json(self, key: str, document: Any) -> None:
         body = json.dumps(document, indent=2, sort_keys=True, default=str).encode("utf-8")
-        self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
+        self._s3.put_object(
+            Bucket=self.bucket, Key=_checked(key), Body=body, ContentType="application/json"
+        )
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

@@ -20,15 +20,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from geocode_dataflow.errors import PermanentError, QuotaExceededError, TransientError
 from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.config import PipelineConfig
 from geocode_dataflow.pipeline.jobs import InputObject, JobAlreadyExistsError, JobRecord, JobStore
 from geocode_dataflow.pipeline.observability import MetricUnit, bind_job, logger, metrics
 from geocode_dataflow.pipeline.slots import ProviderSlots
-from geocode_dataflow.pipeline.storage import ObjectStore
+from geocode_dataflow.pipeline.storage import ObjectStore, job_folder
 from geocode_dataflow.providers import JobProvider
 from geocode_dataflow.schema import Limits, validate_feed
+
+# Validations of one file before it is rejected as one that cannot be validated (each may
+# end by the function running out of memory or time, which no code of ours sees).
+MAX_VALIDATION_ATTEMPTS = 3
+_GONE = frozenset({"404", "NoSuchKey", "NoSuchVersion", "405", "MethodNotAllowed"})
 
 # A claim older than this (the submit function's maximum run time plus a margin) belongs to an
 # invocation that died; the next delivery of the event, or the dispatcher, takes the job over.
@@ -75,8 +82,13 @@ def state_for_execution(
 def submit_object(
     bucket: str, key: str, version_id: str | None, services: Services
 ) -> SubmitOutcome:
-    config, objects, store = services.config, services.objects, services.store
-    head = objects.head(key, version_id)
+    objects, store = services.objects, services.store
+    try:
+        head = objects.head(key, version_id)
+    except ClientError as exc:
+        if _error_code(exc) not in _GONE:
+            raise
+        return _skip_missing(bucket, key, version_id, services)
     etag = str(head.get("ETag", "")).strip('"') or None
     version_id = version_id or head.get("VersionId")
     if version_id == "null":
@@ -88,15 +100,32 @@ def submit_object(
     bind_job(job_id)
 
     try:
-        store.claim(job_id, source)
+        record = store.claim(job_id, source)
     except JobAlreadyExistsError as exc:
         return _on_duplicate(exc.record, services)
+    return _validate_and_start(record, services)
 
+
+def _validate_and_start(record: JobRecord, services: Services) -> SubmitOutcome:
+    """Validate a claimed file (this invocation counted the attempt), then start or queue it."""
+    config, objects, store, job_id = (
+        services.config,
+        services.objects,
+        services.store,
+        record.job_id,
+    )
+    key, version_id = record.input.key, record.input.version_id
     try:
         limits = Limits(max_entities=config.max_entities, max_bytes=config.max_file_bytes)
         report = validate_feed(objects.open(key, version_id), key, limits=limits)
-    except Exception:
-        store.release(job_id)  # let the retried event start over
+    except Exception as exc:
+        # Recorded, not forgotten: the retried event (or the dispatcher) validates again and
+        # the attempt counter bounds the retries; a file that kills its validator (out of
+        # memory or time) ends the same way, through the stale claim.
+        error = {"type": type(exc).__name__, "message": str(exc)[:1000]}
+        if record.validation_attempts >= MAX_VALIDATION_ATTEMPTS:
+            return _abandon(record, services, error)
+        store.update(job_id, allowed_from=frozenset({jobs.RECEIVED}), validation_error=error)
         raise
     if not report.valid:
         return _reject(job_id, key, report, services)
@@ -121,9 +150,9 @@ def submit_object(
         metrics.add_metric(name="JobsQueued", unit=MetricUnit.Count, value=1)
         logger.info("Job queued", extra={"reason": decision.reason})
         return SubmitOutcome(job_id, jobs.QUEUED, decision.reason or "queued")
-    record = store.get(job_id)
-    assert record is not None
-    return start_job(record, services, adopt=False)
+    fresh = store.get(job_id)
+    assert fresh is not None
+    return start_job(fresh, services, adopt=False)
 
 
 def start_job(record: JobRecord, services: Services, *, adopt: bool) -> SubmitOutcome:
@@ -200,30 +229,42 @@ def _on_duplicate(existing: JobRecord, services: Services) -> SubmitOutcome:
     if existing.status != jobs.RECEIVED:
         logger.info("Duplicate delivery ignored", extra={"status": existing.status})
         return SubmitOutcome(job_id, existing.status, "duplicate delivery")
-    if not is_stale(existing):
+    if not is_stale(existing) and not existing.validation_error:
         # Another invocation is on it; if it dies, the scheduled dispatcher resumes the claim.
         return SubmitOutcome(job_id, existing.status, "being submitted by another invocation")
     return resume_stale(existing, services)
 
 
 def resume_stale(record: JobRecord, services: Services) -> SubmitOutcome:
-    """Continue a claim whose invocation died (timeout, out of memory).
+    """Continue a claim whose invocation died (timeout, out of memory) or failed.
 
-    Validation never finished: forget the claim and submit the object again from the start.
+    Validation never finished: validate again, as one more counted attempt; after
+    ``MAX_VALIDATION_ATTEMPTS`` the file is rejected as one that cannot be validated within
+    the function's limits (a poison file ends instead of killing a Lambda every 16 minutes).
     It did: queue the job, and the dispatcher starts it, using the provider job id if one was
     saved, or adopting the provider job an earlier attempt may have created.
     """
     store, job_id = services.store, record.job_id
+    bind_job(job_id)
     if not record.input_format:
-        store.release(job_id)
-        return submit_object(
-            record.input.bucket, record.input.key, record.input.version_id, services
-        )
+        if record.validation_attempts >= MAX_VALIDATION_ATTEMPTS:
+            return _abandon(record, services, record.validation_error)
+        attempt = store.begin_validation(record)
+        if attempt is None:
+            return SubmitOutcome(job_id, record.status, "being submitted by another invocation")
+        logger.warning("Validating an interrupted submission again", extra={"attempt": attempt})
+        fresh = store.get(job_id)
+        assert fresh is not None
+        return _validate_and_start(fresh, services)
     reason = "resumed after an interrupted submission"
     store.update(
         job_id, allowed_from=frozenset({jobs.RECEIVED}), status=jobs.QUEUED, queued_reason=reason
     )
     return SubmitOutcome(job_id, jobs.QUEUED, reason)
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def is_stale(record: JobRecord) -> bool:
@@ -241,33 +282,113 @@ def _fail(job_id: str, exc: Exception, store: JobStore) -> SubmitOutcome:
 
 
 def _reject(job_id: str, key: str, report: Any, services: Services) -> SubmitOutcome:
+    first = report.errors[0].message if report.errors else "invalid file"
+    summary = (
+        "The file was rejected before anything was sent to the geocoding service: "
+        f"{report.error_count} file-level error(s). Fix them and upload the file again."
+    )
+    return _record_rejection(
+        job_id,
+        key,
+        services,
+        summary=summary,
+        error={"type": "InvalidFeedError", "message": first},
+        report=report.to_dict(),
+        input_format=report.format,
+    )
+
+
+def _abandon(record: JobRecord, services: Services, error: dict[str, str] | None) -> SubmitOutcome:
+    """A file whose validation never produced a report: rejected after the last attempt."""
+    attempts = record.validation_attempts
+    ended = (
+        f"the last one raised {error['type']}: {error['message']}"
+        if error
+        else "each ended without a result (the function ran out of memory or time)"
+    )
+    message = (
+        f"The file could not be validated within the submit function's limits: {attempts} "
+        f"attempt(s), {ended}. Nothing was sent to the geocoding service. Split the file or "
+        "check that it is a Data Schema v2.0 file, then upload it again."
+    )
+    metrics.add_metric(name="JobsUnvalidated", unit=MetricUnit.Count, value=1)
+    return _record_rejection(
+        record.job_id,
+        record.input.key,
+        services,
+        summary=message,
+        error={"type": "ValidationAbandonedError", "message": message},
+        report={"validation_attempts": attempts, "last_error": error},
+    )
+
+
+def _skip_missing(
+    bucket: str, key: str, version_id: str | None, services: Services
+) -> SubmitOutcome:
+    """The object (version) was deleted before it could be read: recorded, nothing to send."""
+    job_id = jobs.make_job_id(bucket, key, version_id or "")
+    bind_job(job_id)
+    try:
+        services.store.claim(job_id, InputObject(bucket=bucket, key=key, version_id=version_id))
+    except JobAlreadyExistsError as exc:
+        if exc.record.status in jobs.FINAL_STATUSES:
+            return SubmitOutcome(job_id, exc.record.status, "duplicate delivery")
+    message = (
+        "The object was deleted before it could be submitted"
+        + (f" (version {version_id})" if version_id else "")
+        + ": nothing was sent to the geocoding service."
+    )
+    logger.warning("Input gone before submission", extra={"key": key})
+    return _record_rejection(
+        job_id,
+        key,
+        services,
+        summary=message,
+        error={"type": "InputMissingError", "message": message},
+        report=None,
+    )
+
+
+def _record_rejection(
+    job_id: str,
+    key: str,
+    services: Services,
+    *,
+    summary: str,
+    error: dict[str, str],
+    report: dict[str, Any] | None,
+    input_format: str | None = None,
+) -> SubmitOutcome:
     config, objects = services.config, services.objects
     report_key = (
-        f"{config.rejected_prefix}{input_name(key, config.input_prefix)}/{job_id}/rejection.json"
+        job_folder(config.rejected_prefix, input_name(key, config.input_prefix), job_id)
+        + "rejection.json"
     )
     document = {
         "job_id": job_id,
         "status": jobs.REJECTED,
         "input": objects.uri(key),
-        "summary": "The file was rejected before anything was sent to the geocoding service: "
-        f"{report.error_count} file-level error(s). Fix them and upload the file again.",
-        "report": report.to_dict(),
+        "summary": summary,
+        "report": report,
     }
     objects.put_json(report_key, document)
     # The record keeps a readable excerpt: a message may quote a huge value (DynamoDB items
     # are limited to 400 KB); rejection.json has the whole report.
-    first = (report.errors[0].message if report.errors else "invalid file")[:1000]
+    error = {**error, "message": error["message"][:1000]}
+    values: dict[str, Any] = {"input_format": input_format} if input_format else {}
     services.store.update(
         job_id,
         status=jobs.REJECTED,
-        input_format=report.format,
         rejection_report=objects.uri(report_key),
-        error={"type": "InvalidFeedError", "message": first},
+        error=error,
         completed_at=jobs.iso(jobs.utc_now()),
+        **values,
     )
     metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
-    logger.warning("File rejected", extra={"errors": report.error_count, "first_error": first})
-    return SubmitOutcome(job_id, jobs.REJECTED, first)
+    logger.warning(
+        "File rejected", extra={"error_type": error["type"], "first_error": error["message"]}
+    )
+    return SubmitOutcome(job_id, jobs.REJECTED, error["message"])
 
 
 def _start_execution(services: Services, job_id: str, state: dict[str, Any]) -> None:
