@@ -232,7 +232,10 @@ class LocalPipeline:
         return values
 
     def _resolve(self, value: Any) -> Any:
-        """The few intrinsics the function environments use: Ref and Sub."""
+        """The few intrinsics the function environments use: Ref, Sub and If."""
+        if isinstance(value, dict) and "Fn::If" in value:
+            name, when_true, when_false = value["Fn::If"]
+            return self._resolve(when_true if self._condition(name) else when_false)
         if isinstance(value, dict) and "Ref" in value:
             name = value["Ref"]
             if name in self.resources:
@@ -242,6 +245,25 @@ class LocalPipeline:
             known = {**self._parameters(), **self.resources}
             return _SUB.sub(lambda m: str(known[m.group(1)]), value["Fn::Sub"])
         return value
+
+    def _condition(self, name: str) -> bool:
+        """One of the template's Conditions (Equals / Not / And / Or over parameters)."""
+
+        def evaluate(node: Any) -> Any:
+            if isinstance(node, dict) and "Fn::Equals" in node:
+                left, right = (evaluate(v) for v in node["Fn::Equals"])
+                return str(left) == str(right)
+            if isinstance(node, dict) and "Fn::Not" in node:
+                return not evaluate(node["Fn::Not"][0])
+            if isinstance(node, dict) and "Fn::And" in node:
+                return all(evaluate(v) for v in node["Fn::And"])
+            if isinstance(node, dict) and "Fn::Or" in node:
+                return any(evaluate(v) for v in node["Fn::Or"])
+            if isinstance(node, dict) and "Condition" in node:
+                return self._condition(node["Condition"])
+            return self._resolve(node)
+
+        return bool(evaluate(self.template["Conditions"][name]))
 
     def _create_resources(self) -> None:
         template = self.template
@@ -296,6 +318,11 @@ class LocalPipeline:
                 }
             ),
         )["Role"]["Arn"]
+
+        if self._condition("HasNotificationEmail"):
+            # The end-of-job emails: moto keeps what is published (nothing is mailed).
+            topic = self.client("sns").create_topic(Name=f"{STACK_NAME}-notifications")
+            self.resources["NotificationTopic"] = topic["TopicArn"]
 
         specs = tpl.functions(template)
         lambda_client = self.client("lambda")
@@ -352,9 +379,13 @@ class LocalPipeline:
                 ]
             },
         )
-        self.input_prefix = PipelineConfig.from_env(
-            {n: str(self._resolve(v)) for n, v in specs["SubmitJobFunction"].environment.items()}
-        ).input_prefix
+        self.input_prefix = self.pipeline_config().input_prefix
+
+    def pipeline_config(self, function: str = "SubmitJobFunction") -> PipelineConfig:
+        """The configuration a function of this stack runs with (its environment, resolved)."""
+        spec = tpl.functions(self.template)[function]
+        env = {n: str(self._resolve(v)) for n, v in spec.environment.items()}
+        return PipelineConfig.from_env({**env, **self._local_env_overrides()})
 
     def _local_env_overrides(self) -> dict[str, str]:
         o = self.options

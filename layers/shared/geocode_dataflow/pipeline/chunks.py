@@ -86,6 +86,10 @@ def geocode_chunk(event: dict[str, Any], ctx: ChunkContext) -> dict[str, Any]:
             if position > started_at and ctx.remaining_ms() < TIME_MARGIN_MS + last_piece_ms:
                 logger.info("Chunk paused near the time limit", extra={"at": position})
                 return {"job_id": job_id, "chunk": index, "done": False, "at": position}
+            if position > started_at and _job_ended(ctx, job_id):
+                # Cancelled or failed meanwhile: not one more request is paid for.
+                logger.info("Job ended; chunk stopped", extra={"at": position})
+                return {"job_id": job_id, "chunk": index, "done": True, "skipped": True}
             piece = entities[position : position + piece_size]
             expected = -(-(len(entities) - position) // batch_size)  # requests still to send
             tick = time.monotonic()
@@ -106,6 +110,11 @@ def geocode_chunk(event: dict[str, Any], ctx: ChunkContext) -> dict[str, Any]:
             position = end
     logger.info("Chunk geocoded", extra={"chunk": index, "entities": len(entities)})
     return {"job_id": job_id, "chunk": index, "done": True}
+
+
+def _job_ended(ctx: ChunkContext, job_id: str) -> bool:
+    record = ctx.store.get(job_id)
+    return record is not None and record.status in jobs.FINAL_STATUSES
 
 
 def fail_chunk(event: dict[str, Any], ctx: ChunkContext) -> dict[str, Any]:

@@ -116,6 +116,8 @@ class PipelineConfig:
     azure_key_secret_arn: str | None = None  # Azure Maps only: the secret holding its key
     azure_endpoint: str = "https://atlas.microsoft.com"
     azure_api_version: str = "2026-01-01"
+    notification_topic_arn: str | None = None  # SNS topic for end-of-job emails; None = none
+    event_bus_name: str = "default"  # where end-of-job events go
 
     @property
     def uses_engine(self) -> bool:
@@ -157,6 +159,8 @@ class PipelineConfig:
             azure_endpoint=env.get("AZURE_MAPS_ENDPOINT", "").strip()
             or "https://atlas.microsoft.com",
             azure_api_version=env.get("AZURE_MAPS_API_VERSION", "").strip() or "2026-01-01",
+            notification_topic_arn=env.get("NOTIFICATION_TOPIC_ARN", "").strip() or None,
+            event_bus_name=env.get("EVENT_BUS_NAME", "").strip() or "default",
             input_prefix=env.get("INPUT_PREFIX", "inbox/"),
             results_prefix=env.get("RESULTS_PREFIX", "results/"),
             rejected_prefix=env.get("REJECTED_PREFIX", "rejected/"),

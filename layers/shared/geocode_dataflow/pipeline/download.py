@@ -14,6 +14,7 @@ from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.config import PipelineConfig
 from geocode_dataflow.pipeline.dispatch import release_and_dispatch
 from geocode_dataflow.pipeline.jobs import JobRecord
+from geocode_dataflow.pipeline.notify import announce
 from geocode_dataflow.pipeline.observability import MetricUnit, logger, metrics
 from geocode_dataflow.pipeline.storage import job_folder
 from geocode_dataflow.pipeline.submit import Services, input_name
@@ -59,6 +60,13 @@ def download_results(state: dict[str, Any], services: Services) -> dict[str, Any
     if not completed:
         current = store.get(job_id)
         status = current.status if current else "UNKNOWN"
+        if status == jobs.CANCELLED:
+            # Cancelled while its results were being written: none of them is left behind.
+            # job.json is rewritten: it said COMPLETED a moment ago.
+            objects.delete(objects.key_of(uri) for name, uri in outputs.items() if name != "job")
+            objects.put_json(f"{folder}job.json", current.to_document())
+            logger.warning("Job cancelled while its results were stored; results removed")
+            return {"job_id": job_id, "status": status, "outputs": current.outputs}
         logger.warning("Results stored, but the job had already ended", extra={"status": status})
         return {"job_id": job_id, "status": status, "outputs": outputs}
 
@@ -70,6 +78,7 @@ def download_results(state: dict[str, Any], services: Services) -> dict[str, Any
         metrics.add_metric(name="JobDurationSeconds", unit=MetricUnit.Seconds, value=duration)
     logger.info("Job completed", extra={"succeeded": succeeded, "failed": failed})
     release_and_dispatch(services, job_id)
+    announce(services, job_id)
     return {
         "job_id": job_id,
         "status": jobs.COMPLETED,

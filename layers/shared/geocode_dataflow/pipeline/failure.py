@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from geocode_dataflow.pipeline import jobs
+from geocode_dataflow.pipeline import executions, jobs
 from geocode_dataflow.pipeline.dispatch import release_and_dispatch
 from geocode_dataflow.pipeline.download import results_folder
+from geocode_dataflow.pipeline.notify import announce
 from geocode_dataflow.pipeline.observability import MetricUnit, logger, metrics
 from geocode_dataflow.pipeline.submit import Services
 
@@ -65,18 +66,13 @@ def record_failure(job_id: str, error: dict[str, Any] | None, services: Services
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     logger.error("Job failed", extra={"error_type": reason["type"], "reason": reason["message"]})
     if record is not None and config.uses_engine and record.provider_job_id:
-        _stop_engine(services, record.provider_job_id)
-    release_and_dispatch(services, job_id)
-    return {"job_id": job_id, "status": jobs.FAILED, "error": reason}
-
-
-def _stop_engine(services: Services, execution_arn: str) -> None:
-    """A failed engine job stops its execution: no more chunks, no more requests paid for.
-    (Chunks also check the record and skip a job that is final.)"""
-    sfn = services.sfn
-    try:
-        sfn.stop_execution(
-            executionArn=execution_arn, error="JobFailed", cause="The job was recorded FAILED."
+        # No more chunks, no more requests paid for (chunks also skip a job that is final).
+        executions.stop(
+            services.sfn,
+            record.provider_job_id,
+            error="JobFailed",
+            cause="The job was recorded FAILED.",
         )
-    except Exception:  # noqa: BLE001 - the job is failed either way; the chunks skip it
-        logger.warning("Could not stop the engine execution", exc_info=True)
+    release_and_dispatch(services, job_id)
+    announce(services, job_id)
+    return {"job_id": job_id, "status": jobs.FAILED, "error": reason}

@@ -2,9 +2,9 @@
 
 Statuses: RECEIVED (claimed by a submit invocation) -> REJECTED (file-level errors, no provider
 call) | QUEUED (valid, waiting for a provider slot) | PENDING (provider job created, execution
-running) -> COMPLETED | FAILED. REJECTED,
-COMPLETED and FAILED are final: no transition leaves them, which is what makes duplicate
-events and repeated failure notifications harmless.
+running) -> COMPLETED | FAILED; CANCELLED from any state that is not final. REJECTED,
+COMPLETED, FAILED and CANCELLED are final: no transition leaves them, which is what makes
+duplicate events and repeated failure notifications harmless.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ REJECTED = "REJECTED"
 PENDING = "PENDING"
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
-FINAL_STATUSES = frozenset({REJECTED, COMPLETED, FAILED})
+CANCELLED = "CANCELLED"
+FINAL_STATUSES = frozenset({REJECTED, COMPLETED, FAILED, CANCELLED})
 
 
 def utc_now() -> datetime:
@@ -87,6 +88,7 @@ class JobRecord:
     last_checked_at: str | None = None
     completed_at: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
+    summary: dict[str, Any] | None = None  # the match summary (results.summarise)
     rejection_report: str | None = None
     queued_reason: str | None = None
     validation_attempts: int = 0  # validations started (see submit.MAX_VALIDATION_ATTEMPTS)

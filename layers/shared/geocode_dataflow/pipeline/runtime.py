@@ -17,6 +17,7 @@ from geocode_dataflow.client import DataflowClient
 from geocode_dataflow.pipeline.chunks import ChunkContext
 from geocode_dataflow.pipeline.config import AMAZON_LOCATION, AZURE_MAPS, PipelineConfig
 from geocode_dataflow.pipeline.jobs import JobStore
+from geocode_dataflow.pipeline.notify import Notifier
 from geocode_dataflow.pipeline.pacing import RateLimiter
 from geocode_dataflow.pipeline.provider import make_client, read_key
 from geocode_dataflow.pipeline.slots import ProviderSlots
@@ -51,6 +52,16 @@ class Runtime:
     @cached_property
     def objects(self) -> ObjectStore:
         return ObjectStore(boto3.client("s3"), self.config.bucket_name)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        topic = self.config.notification_topic_arn
+        return Notifier(
+            events=boto3.client("events"),
+            sns=boto3.client("sns") if topic else None,
+            topic_arn=topic,
+            event_bus=self.config.event_bus_name,
+        )
 
     @cached_property
     def sfn(self) -> Any:
@@ -128,6 +139,7 @@ class Runtime:
             slots=self.slots,
             sfn=self.sfn,
             provider_factory=self.provider,
+            notifier=self.notifier,
         )
 
 

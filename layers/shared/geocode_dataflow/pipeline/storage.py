@@ -125,5 +125,20 @@ class ObjectStore:
             Bucket=self.bucket, Key=_checked(key), Body=body, ContentType="application/json"
         )
 
+    def delete(self, keys: Iterable[str]) -> None:
+        """Delete objects (their current versions: older versions expire by lifecycle)."""
+        batch = [{"Key": key} for key in keys]
+        for start in range(0, len(batch), 1000):  # DeleteObjects takes 1,000 keys at most
+            self._s3.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": batch[start : start + 1000], "Quiet": True}
+            )
+
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
+
+    def key_of(self, uri: str) -> str:
+        """The key of one of this bucket's ``s3://`` URIs."""
+        prefix = f"s3://{self.bucket}/"
+        if not uri.startswith(prefix):
+            raise ValueError(f"{uri!r} is not in bucket {self.bucket}")
+        return uri[len(prefix) :]

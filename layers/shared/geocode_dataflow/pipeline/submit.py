@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from geocode_dataflow.errors import PermanentError, QuotaExceededError, TransientError
-from geocode_dataflow.pipeline import jobs
+from geocode_dataflow.pipeline import executions, jobs
 from geocode_dataflow.pipeline.config import PipelineConfig
 from geocode_dataflow.pipeline.jobs import InputObject, JobAlreadyExistsError, JobRecord, JobStore
+from geocode_dataflow.pipeline.notify import SilentNotifier, announce
 from geocode_dataflow.pipeline.observability import MetricUnit, bind_job, logger, metrics
 from geocode_dataflow.pipeline.slots import ProviderSlots
 from geocode_dataflow.pipeline.storage import ObjectStore, job_folder
@@ -59,6 +60,7 @@ class Services:
     slots: ProviderSlots
     sfn: Any
     provider_factory: Callable[[], JobProvider]
+    notifier: Any = field(default_factory=SilentNotifier)  # notify.Notifier in Lambda
 
 
 def input_name(key: str, input_prefix: str) -> str:
@@ -175,7 +177,7 @@ def start_job(record: JobRecord, services: Services, *, adopt: bool) -> SubmitOu
         except PermanentError as exc:
             # A bad key or a request the service refuses: retrying cannot help.
             services.slots.release(job_id, not_started=True)
-            return _fail(job_id, exc, store)
+            return _fail(job_id, exc, services)
         except TransientError as exc:
             # The provider is busy or unreachable (after the client's own retries). Give the
             # slot back and queue the job: the dispatcher retries it, adopting the provider job
@@ -190,20 +192,42 @@ def start_job(record: JobRecord, services: Services, *, adopt: bool) -> SubmitOu
             )
             logger.warning("Job queued after a transient provider error", extra={"error": str(exc)})
             return SubmitOutcome(job_id, jobs.QUEUED, reason)
-        store.update(
+        if not store.update(
             job_id, allowed_from=frozenset({jobs.RECEIVED}), provider_job_id=provider_job_id
-        )
+        ):
+            return _ended_while_starting(job_id, provider_job_id, services)
 
     _start_execution(services, job_id, state_for_execution(job_id, provider_job_id, config))
-    store.update(
+    if not store.update(
         job_id,
         allowed_from=frozenset({jobs.RECEIVED}),
         status=jobs.PENDING,
         submitted_at=jobs.iso(jobs.utc_now()),
         queued_reason=None,
-    )
+    ):
+        return _ended_while_starting(job_id, provider_job_id, services)
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
     return SubmitOutcome(job_id, jobs.PENDING, f"provider job {provider_job_id}")
+
+
+def _ended_while_starting(job_id: str, provider_job_id: str, services: Services) -> SubmitOutcome:
+    """The job was cancelled while this invocation started it: undo what it started."""
+    config, sfn = services.config, services.sfn
+    cause = "The job was cancelled while it was being started."
+    if config.state_machine_arn:
+        executions.stop(
+            sfn,
+            executions.job_execution_arn(config.state_machine_arn, job_id),
+            error="JobCancelled",
+            cause=cause,
+        )
+    if config.uses_engine:
+        executions.stop(sfn, provider_job_id, error="JobCancelled", cause=cause)
+    services.slots.release(job_id)
+    record = services.store.get(job_id)
+    status = record.status if record else "UNKNOWN"
+    logger.warning("Job ended while it was being started", extra={"status": status})
+    return SubmitOutcome(job_id, status, "ended while it was being started")
 
 
 def _create_or_adopt(record: JobRecord, services: Services, *, adopt: bool) -> str:
@@ -271,13 +295,21 @@ def is_stale(record: JobRecord) -> bool:
     return jobs.utc_now() - jobs.parse_iso(record.updated_at) > STALE_CLAIM
 
 
-def _fail(job_id: str, exc: Exception, store: JobStore) -> SubmitOutcome:
+def _fail(job_id: str, exc: Exception, services: Services) -> SubmitOutcome:
+    store = services.store
     reason = {"type": type(exc).__name__, "message": str(exc)}
-    store.update(job_id, status=jobs.FAILED, error=reason, completed_at=jobs.iso(jobs.utc_now()))
+    store.update(
+        job_id,
+        allowed_from=frozenset({jobs.RECEIVED}),
+        status=jobs.FAILED,
+        error=reason,
+        completed_at=jobs.iso(jobs.utc_now()),
+    )
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     logger.error(
         "Submission failed", extra={"error_type": reason["type"], "reason": reason["message"]}
     )
+    announce(services, job_id)
     return SubmitOutcome(job_id, jobs.FAILED, reason["message"])
 
 
@@ -388,6 +420,7 @@ def _record_rejection(
     logger.warning(
         "File rejected", extra={"error_type": error["type"], "first_error": error["message"]}
     )
+    announce(services, job_id)
     return SubmitOutcome(job_id, jobs.REJECTED, error["message"])
 
 
