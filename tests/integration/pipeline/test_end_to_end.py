@@ -7,7 +7,9 @@ on the result objects, the job record and the execution history.
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 from pathlib import Path
 
@@ -86,7 +88,7 @@ def test_mixed_forward_and_reverse_job_completes_with_both_sets(pipeline):
     assert (record.total_entities, record.geocode_entities, record.reverse_entities) == (7, 5, 2)
     assert (record.succeeded_entities, record.failed_entities) == (6, 1)
     assert record.provider_job_id and record.input.version_id
-    assert set(record.outputs) == {"succeeded", "failed", "job"}
+    assert set(record.outputs) == {"succeeded", "failed", "results_csv", "results_geojson", "job"}
     assert all(
         uri.startswith(f"s3://{pipeline.bucket}/results/demo-addresses.xml/{job_id}/")
         for uri in record.outputs.values()
@@ -115,6 +117,21 @@ def test_mixed_forward_and_reverse_job_completes_with_both_sets(pipeline):
         document["failed_entities"],
     ) == (7, 6, 1)
     assert document["input"]["uri"] == f"s3://{pipeline.bucket}/inbox/demo-addresses.xml"
+    assert document["summary"] == record.summary
+    assert (record.summary["rows"], record.summary["failed"]) == (7, 1)
+    assert record.summary["matched"] + record.summary["no_match"] == 6
+
+    # One table in input order, every input row; a GeoJSON of the matched ones.
+    table = pipeline.read(record.outputs["results_csv"]).decode("utf-8-sig")
+    header, *rows = list(csv.reader(io.StringIO(table, newline="")))
+    input_ids = [e.id for e in open_feed(SAMPLE)]
+    assert [r[0] for r in rows] == input_ids
+    status = dict(zip(input_ids, (r[header.index("match_status")] for r in rows), strict=True))
+    assert status["empty"] == "failed" and status["hq"] == "matched"
+    geojson = json.loads(pipeline.read(record.outputs["results_geojson"]))
+    points = {f["properties"]["Id"]: f["geometry"]["coordinates"] for f in geojson["features"]}
+    assert len(points) == record.summary["matched"]
+    assert abs(points["hq"][0] + 122.13) < 0.1 and abs(points["hq"][1] - 47.64) < 0.1
 
     names = state_names(pipeline, job_id)
     assert (
@@ -154,9 +171,14 @@ def test_job_without_failures_has_no_failed_set(pipeline):
 
     assert record.status == "COMPLETED"
     assert record.failed_entities == 0
-    assert set(record.outputs) == {"succeeded", "job"}
+    assert set(record.outputs) == {"succeeded", "results_csv", "results_geojson", "job"}
     keys = list(pipeline.objects(f"results/all-good.csv/{job_id}/"))
-    assert sorted(k.rsplit("/", 1)[-1] for k in keys) == ["job.json", "succeeded.csv"]
+    assert sorted(k.rsplit("/", 1)[-1] for k in keys) == [
+        "job.json",
+        "results.csv",
+        "results.geojson",
+        "succeeded.csv",
+    ]
 
 
 def test_a_name_near_s3s_key_limit_completes_with_every_output_key_within_it(pipeline):
@@ -320,7 +342,8 @@ def test_status_and_download_handlers_on_the_events_payloads(pipeline, load_even
     payload, is_error, output = pipeline.lambdas.invoke("DownloadResultsFunction", download_event)
     result = json.loads(payload)
     assert not is_error, result
-    assert result["status"] == "COMPLETED" and set(result["outputs"]) == {"succeeded", "job"}
+    assert result["status"] == "COMPLETED"
+    assert set(result["outputs"]) == {"succeeded", "results_csv", "results_geojson", "job"}
     log_lines = [json.loads(line) for line in output.splitlines() if line.startswith('{"level"')]
     assert log_lines and all(line.get("job_id") == job_id for line in log_lines)
     assert all(line.get("execution_id") == download_event["execution_id"] for line in log_lines)

@@ -12,6 +12,7 @@ from typing import Any
 
 from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.config import PipelineConfig
+from geocode_dataflow.pipeline.deliver import publish_tables
 from geocode_dataflow.pipeline.dispatch import release_and_dispatch
 from geocode_dataflow.pipeline.jobs import JobRecord
 from geocode_dataflow.pipeline.notify import announce
@@ -39,7 +40,8 @@ def download_results(state: dict[str, Any], services: Services) -> dict[str, Any
 
     folder = results_folder(record, config)
     stored = services.provider_factory().store_results(state["provider_job_id"], record, folder)
-    outputs = {**stored.outputs, "job": objects.uri(f"{folder}job.json")}
+    tables, summary = publish_tables(record, stored.outputs, objects, folder)
+    outputs = {**stored.outputs, **tables, "job": objects.uri(f"{folder}job.json")}
     total = stored.total if stored.total is not None else record.total_entities
     failed = stored.failed
     succeeded = max(0, (total or 0) - failed)
@@ -52,6 +54,7 @@ def download_results(state: dict[str, Any], services: Services) -> dict[str, Any
         "failed_entities": failed,
         "completed_at": jobs.iso(now),
         "outputs": outputs,
+        "summary": summary,
     }
     # job.json first, the record last: once the record says COMPLETED, everything is there.
     document = record.to_document() | final | {"updated_at": jobs.iso(now)}

@@ -104,6 +104,16 @@ class ObjectStore:
         )
         return reader.bytes_read
 
+    def put_file(self, key: str, path: Any, content_type: str) -> None:
+        """Upload a local file (multipart when large; nothing visible until it is whole)."""
+        self._s3.upload_file(
+            str(path),
+            self.bucket,
+            _checked(key),
+            ExtraArgs={"ContentType": content_type},
+            Config=_TRANSFER,
+        )
+
     def put_bytes(self, key: str, body: bytes, content_type: str) -> None:
         self._s3.put_object(
             Bucket=self.bucket, Key=_checked(key), Body=body, ContentType=content_type
