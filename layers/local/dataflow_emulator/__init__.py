@@ -9,6 +9,7 @@ from offline_geocoder import Geocoder
 
 from .app import EmulatorApp
 from .config import ENDPOINTS, QUIRKS, EmulatorConfig, FaultConfig
+from .data_location import AllowedHost
 from .datasources import DataSource, sample_data_source
 from .server import EmulatorServer
 from .state import EmulatorState
@@ -16,6 +17,7 @@ from .state import EmulatorState
 __all__ = [
     "ENDPOINTS",
     "QUIRKS",
+    "AllowedHost",
     "DataSource",
     "EmulatorApp",
     "EmulatorConfig",

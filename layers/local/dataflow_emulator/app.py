@@ -4,14 +4,20 @@ Paths and parameter names are matched case-insensitively, the key value case-sen
 unknown parameters are ignored, as the service does. Requests may also arrive in proxy form
 (``GET http://spatial.virtualearth.net/REST/v1/... HTTP/1.1``): links in responses then keep
 the scheme and host the client used, so it keeps going through the proxy.
+
+The ``/emulator/*`` control endpoints are not part of the service: they answer only requests
+bearing the control token (``Authorization: Bearer TOKEN``), with JSON bodies, and no Origin
+but a loopback one, so a web page the tester visits cannot turn faults on.
 """
 
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import logging
 import re
+import secrets
 import shutil
 import socket
 import struct
@@ -23,13 +29,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
-from geocode_dataflow.schema import FORMATS, Limits, validate_feed
+from geocode_dataflow.schema import FORMATS, Issue, Limits, validate_feed
 from offline_geocoder import Geocoder
 
-from . import envelopes, uploads
+from . import data_location, envelopes, uploads
 from .config import EmulatorConfig, FaultConfig
+from .data_location import Fetched
 from .datasources import DataSource, sample_data_source
 from .envelopes import ACCESS_DENIED, JobResource, Link, status_phrase
 from .faults import FaultInjector
@@ -395,9 +402,9 @@ class EmulatorApp:
                 503,
                 f"JobUsageQuota: Account already has {self.config.max_pending_jobs} 'Pending' jobs",
             )
-        path = self._receive_upload(request)
+        path, fetched = self._receive_upload(request)
         try:
-            total = self._validate_upload(path, fmt)
+            total = self._validate_upload(path, fmt, fetched)
             now = self.state.clock.now()
             seconds = self.faults.processing_seconds(self.config.processing_seconds)
             job = GeocodeJob(
@@ -441,47 +448,57 @@ class EmulatorApp:
         resource = self._job_resource(request, job, JobSnapshot("Pending", 0, 0, None, ()))
         return self._envelope(request, 201, [resource], [("Location", resource.links[0].url)])
 
-    def _receive_upload(self, request: Request) -> Path:
+    def _receive_upload(self, request: Request) -> tuple[Path, Fetched | None]:
+        """The upload's plain data on disk, and what was fetched when it came from dataLocation."""
         limit = self.config.max_upload_bytes
         raw_cap = 2 * limit + (1 << 16)  # UTF-16 text is up to twice its UTF-8 size
-        data_location = request.param("dataLocation")
+        location = request.param("dataLocation")
         body = (
             uploads.spool_body(request.environ["wsgi.input"], self.workdir, limit=raw_cap)
             if request.method == "POST"
             else None
         )
+        fetched = None
         try:
             has_body = body is not None and body.stat().st_size > 0
-            if data_location and has_body:
+            if location and has_body:
                 raise ApiError(
                     400,
                     "Specify either the dataLocation parameter or data in the "
                     "request body, not both.",
                 )
-            if not data_location and not has_body:
+            if not location and not has_body:
                 raise ApiError(
                     400,
                     "The request body is empty. Upload the data to geocode in "
                     "the body, or give its URL in dataLocation.",
                 )
-            if data_location:
+            if location:
                 uploads.discard(body)
-                body = uploads.fetch(data_location, self.workdir, limit=raw_cap)
+                fetched = data_location.fetch(
+                    location,
+                    self.workdir,
+                    allowed=self.config.data_location_hosts,
+                    limit=raw_cap,
+                )
+                body = fetched.path
             assert body is not None  # noqa: S101
-            return uploads.unpack(
+            plain = uploads.unpack(
                 body,
                 self.workdir,
                 limit=raw_cap,
                 content_encoding=request.header("Content-Encoding"),
             )
+            return plain, fetched
         except uploads.UploadError as exc:
             uploads.discard(body)
-            raise ApiError(400, str(exc)) from exc
+            # A library's words about fetched bytes may quote them: only ours go back.
+            raise ApiError(400, exc.message if fetched else str(exc)) from exc
         except BaseException:
             uploads.discard(body)
             raise
 
-    def _validate_upload(self, path: Path, fmt: str) -> int:
+    def _validate_upload(self, path: Path, fmt: str, fetched: Fetched | None) -> int:
         report = validate_feed(
             path,
             fmt=fmt,
@@ -490,17 +507,25 @@ class EmulatorApp:
             ),
         )
         if not report.valid:
-            details = [
-                f"{issue.message} ({issue.where()})" if issue.where() else issue.message
-                for issue in report.errors[:_MAX_ERROR_DETAILS]
-            ]
-            if report.error_count > len(details):
-                details.append(f"... and {report.error_count - len(details)} more problems.")
-            raise ApiError(
-                400,
-                f"The uploaded data is not valid Geocode Dataflow data (Data Schema v2.0, {fmt}).",
-                *details,
-            )
+            issues = report.errors[:_MAX_ERROR_DETAILS]
+            schema = f"valid Geocode Dataflow data (Data Schema v2.0, {fmt})"
+            if fetched is None:
+                details = [f"The uploaded data is not {schema}."]
+                details += [
+                    f"{issue.message} ({issue.where()})" if issue.where() else issue.message
+                    for issue in issues
+                ]
+            else:
+                # The issues' messages quote the data, which the client may have no right to read.
+                details = [
+                    f"The data fetched from dataLocation ({fetched.describe()}) is not {schema}.",
+                    "Its content is not quoted back: upload it in the request body to see each "
+                    "problem in full.",
+                ]
+                details += [_without_content(issue) for issue in issues]
+            if report.error_count > len(issues):
+                details.append(f"... and {report.error_count - len(issues)} more problems.")
+            raise ApiError(400, *details)
         return report.entity_count
 
     def status(self, request: Request, job_id: str) -> Response:
@@ -647,6 +672,9 @@ class EmulatorApp:
     # -- control endpoints (not part of the service) -----------------------------------------------
 
     def _control(self, request: Request) -> Response:
+        refusal = self._control_refusal(request)
+        if refusal is not None:
+            return refusal
         path = request.path.lower().rstrip("/")
         try:
             if path == "/emulator/state" and request.method == "GET":
@@ -680,6 +708,27 @@ class EmulatorApp:
             },
         )
 
+    def _control_refusal(self, request: Request) -> Response | None:
+        """Why a control request is refused, or None. A web page cannot know the token, cannot
+        send a JSON body across origins without a CORS preflight (never granted here), and its
+        requests carry an Origin header."""
+        origin = request.header("Origin")
+        if origin is not None and not _loopback_origin(origin):
+            return _json(403, {"error": "control requests from a web page are refused"})
+        if not _bearer_is(request.header("Authorization"), self.config.control_token):
+            return _json(
+                401,
+                {
+                    "error": "control requests need Authorization: Bearer TOKEN, the control "
+                    "token the emulator printed when it started"
+                },
+                [("WWW-Authenticate", 'Bearer realm="emulator-control"')],
+            )
+        media_type = (request.environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+        if request.method in ("POST", "PUT") and media_type != "application/json":
+            return _json(415, {"error": "control request bodies must be application/json"})
+        return None
+
 
 # -- helpers ---------------------------------------------------------------------------------------
 
@@ -694,10 +743,43 @@ def _text(status: int, text: str, headers: Headers | None = None) -> Response:
     )
 
 
-def _json(status: int, document: dict[str, Any]) -> Response:
+def _json(status: int, document: dict[str, Any], headers: Headers | None = None) -> Response:
     body = json.dumps(document, indent=2, sort_keys=True).encode("utf-8")
     return Response(
-        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], [body]
+        status,
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        + (headers or []),
+        [body],
+    )
+
+
+def _without_content(issue: Issue) -> str:
+    """An issue as its code and position only (its message and entity id quote the data)."""
+    where = ", ".join(
+        f"{name} {value}"
+        for name, value in (("line", issue.line), ("column", issue.column), ("byte", issue.offset))
+        if value is not None
+    )
+    return f"{issue.code} ({where})" if where else issue.code
+
+
+def _loopback_origin(origin: str) -> bool:
+    try:
+        host = urlsplit(origin.strip()).hostname
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _bearer_is(header: str | None, token: str) -> bool:
+    scheme, _, given = (header or "").strip().partition(" ")
+    return scheme.lower() == "bearer" and secrets.compare_digest(
+        given.strip().encode("utf-8"), token.encode("utf-8")
     )
 
 

@@ -37,10 +37,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-jobs-per-day", type=int, default=50, metavar="N")
     parser.add_argument("--retention-days", type=float, default=14, metavar="D")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault injector")
+    parser.add_argument(
+        "--allow-data-location",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="let dataLocation fetch uploads from this host (any port unless given), "
+        "repeatable; off by default. Loopback and other special addresses only when listed "
+        "themselves (127.0.0.1:8000, [::1]:8000, localhost:8000); redirects are not followed",
+    )
+    parser.add_argument(
+        "--control-token",
+        default=None,
+        metavar="T",
+        help="bearer token of the /emulator/* control endpoints, at least 16 characters "
+        "(default: a generated one, printed)",
+    )
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    token = getattr(args, "control_token", None)
     return EmulatorConfig(
         keys=set(accepted_keys(args, KEY_ENV)),
         processing_seconds=float(getattr(args, "processing_seconds", 2.0)),
@@ -49,6 +66,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         max_jobs_per_day=int(getattr(args, "max_jobs_per_day", 50)),
         retention_days=float(getattr(args, "retention_days", 14)),
         seed=int(getattr(args, "seed", 0) or 0),
+        data_location_hosts=tuple(getattr(args, "allow_data_location", None) or ()),
+        **({"control_token": token} if token else {}),  # else a generated one
     )
 
 
@@ -68,7 +87,15 @@ def _banner(server: EmulatorServer, config: EmulatorConfig, args: argparse.Names
     print(f'    DataflowClient(key, endpoint="{server.base_url}")')
     print("  or use it as an HTTP proxy for clients that hard-code the service:")
     print(f"    HTTP_PROXY={server.url}   (http://spatial.virtualearth.net/... only; no https)")
-    print(f"  control: {server.url}/emulator/state | /emulator/faults | /emulator/clock")
+    print(f"  control:   {server.url}/emulator/state | /emulator/faults | /emulator/clock")
+    # A token the user chose is known to them; a generated one is needed to use the endpoints.
+    token = config.control_token if not getattr(args, "control_token", None) else "TOKEN"
+    print(f"    with -H 'Authorization: Bearer {token}' (and -H 'Content-Type: application/json')")
+    if config.data_location_hosts:
+        hosts = ", ".join(str(entry) for entry in config.data_location_hosts)
+        print(f"  dataLocation fetched from: {hosts} (no redirects)")
+    else:
+        print("  dataLocation: off (--allow-data-location HOST[:PORT] to fetch from a host)")
     if config.quirks:
         print(f"  quirks:  {', '.join(sorted(config.quirks))}")
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from .data_location import AllowedHost
+
+MIN_CONTROL_TOKEN = 16  # characters
 
 # Endpoint names used for fault rates and call counters. "*" in a rate dict means "every endpoint".
 ENDPOINTS = (
@@ -121,6 +127,12 @@ class EmulatorConfig:
     # follows processing_seconds); bigger ones in a background worker.
     inline_max_entities: int = 2000
     node_name: str = "EMULATOR01"  # shows in TraceIds, like the service's front-end node names
+    # Hosts dataLocation may be fetched from: "HOST" (any port) or "HOST:PORT" entries, parsed
+    # into AllowedHost. Empty (the default) = dataLocation is refused; loopback and other
+    # special addresses only when listed themselves (see data_location).
+    data_location_hosts: tuple[AllowedHost, ...] = ()
+    # The bearer token of the /emulator/* control endpoints; a random one unless given.
+    control_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
     def __post_init__(self) -> None:
         self.keys = set(self.keys)
@@ -137,3 +149,11 @@ class EmulatorConfig:
             raise ValueError("min_city_population must be one of 500, 1000, 5000, 15000")
         if self.public_base_url is not None:
             self.public_base_url = self.public_base_url.rstrip("/")
+        self.data_location_hosts = tuple(
+            entry if isinstance(entry, AllowedHost) else AllowedHost.parse(entry)
+            for entry in self.data_location_hosts
+        )
+        if not re.fullmatch(rf"[!-~]{{{MIN_CONTROL_TOKEN},}}", self.control_token):
+            raise ValueError(
+                f"control_token must be at least {MIN_CONTROL_TOKEN} visible ASCII characters"
+            )

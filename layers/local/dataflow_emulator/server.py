@@ -47,6 +47,11 @@ class EmulatorServer(BackgroundWsgiServer):
         return f"{self.url}/REST/v1/Dataflows"
 
     @property
+    def control_token(self) -> str:
+        """What the ``/emulator/*`` control endpoints want in ``Authorization: Bearer ...``."""
+        return self.config.control_token
+
+    @property
     def state(self) -> EmulatorState:
         return self.app.state
 

@@ -1,4 +1,5 @@
-"""Getting an upload onto disk: request body or dataLocation, unwrapped from gzip / zip.
+"""Getting an upload onto disk: the request body (or a dataLocation download, see
+``data_location``), unwrapped from gzip / zip.
 
 Uploads never live only in memory: they are streamed into the emulator's work directory, and
 the uncompressed size is capped while unpacking so a small bomb cannot fill the disk.
@@ -8,9 +9,6 @@ from __future__ import annotations
 
 import gzip
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
 import zipfile
 import zlib
 from pathlib import Path
@@ -22,22 +20,34 @@ ZIP_MAGIC = b"PK\x03\x04"
 
 
 class UploadError(Exception):
-    """The upload cannot be used; the message is the errorDetails text of the 400."""
+    """The upload cannot be used; ``str()`` is the errorDetails text of the 400.
+
+    ``detail`` holds a library's own words about the bytes (they may quote them): left out,
+    as ``message`` alone, when the bytes were fetched from a dataLocation.
+    """
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.message}: {self.detail}" if self.detail else self.message
 
 
-def _new_file(directory: Path, suffix: str) -> tuple[Path, BinaryIO]:
+def new_file(directory: Path, suffix: str) -> tuple[Path, BinaryIO]:
     handle = tempfile.NamedTemporaryFile(dir=directory, suffix=suffix, delete=False)  # noqa: SIM115
     return Path(handle.name), handle  # type: ignore[return-value]
 
 
-def _too_large(limit: int) -> UploadError:
+def too_large(limit: int) -> UploadError:
     return UploadError(
         f"The uploaded data is larger than the limit of {limit:,} bytes "
         "(the limit applies to the uncompressed data)."
     )
 
 
-def _copy_capped(source: BinaryIO, sink: BinaryIO, limit: int) -> int:
+def copy_capped(source: BinaryIO, sink: BinaryIO, limit: int) -> int:
     written = 0
     while True:
         chunk = source.read(CHUNK)
@@ -45,34 +55,16 @@ def _copy_capped(source: BinaryIO, sink: BinaryIO, limit: int) -> int:
             return written
         written += len(chunk)
         if written > limit:
-            raise _too_large(limit)
+            raise too_large(limit)
         sink.write(chunk)
 
 
 def spool_body(stream: BinaryIO, directory: Path, *, limit: int) -> Path:
     """Write the request body (waitress has already de-chunked it) to a file."""
-    path, handle = _new_file(directory, ".body")
+    path, handle = new_file(directory, ".body")
     try:
         with handle:
-            _copy_capped(stream, handle, limit)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def fetch(url: str, directory: Path, *, limit: int, timeout: float = 30.0) -> Path:
-    """Download ``dataLocation`` (http or https only) to a file."""
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
-    if scheme not in ("http", "https"):
-        raise UploadError(f"The dataLocation parameter must be an http or https URL, not {url!r}.")
-    path, handle = _new_file(directory, ".fetched")
-    try:
-        with handle, urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
-            _copy_capped(response, handle, limit)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        path.unlink(missing_ok=True)
-        raise UploadError(f"The data at dataLocation could not be read: {exc}") from exc
+            copy_capped(stream, handle, limit)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -98,7 +90,7 @@ def unpack(path: Path, directory: Path, *, limit: int, content_encoding: str | N
             break
         declared_gzip = False
     if path.stat().st_size > limit:
-        raise _too_large(limit)
+        raise too_large(limit)
     return path
 
 
@@ -108,13 +100,13 @@ def _replace(old: Path, new: Path) -> Path:
 
 
 def _gunzip(path: Path, directory: Path, limit: int) -> Path:
-    out, handle = _new_file(directory, ".data")
+    out, handle = new_file(directory, ".data")
     try:
         with handle, gzip.open(path, "rb") as source:
-            _copy_capped(source, handle, limit)
+            copy_capped(source, handle, limit)
     except (OSError, EOFError, zlib.error) as exc:
         out.unlink(missing_ok=True)
-        raise UploadError(f"The gzip-compressed data is corrupt or truncated: {exc}") from exc
+        raise UploadError("The gzip-compressed data is corrupt or truncated", str(exc)) from exc
     except BaseException:
         out.unlink(missing_ok=True)
         raise
@@ -122,19 +114,19 @@ def _gunzip(path: Path, directory: Path, limit: int) -> Path:
 
 
 def _unzip_first(path: Path, directory: Path, limit: int) -> Path:
-    out, handle = _new_file(directory, ".data")
+    out, handle = new_file(directory, ".data")
     try:
         with handle, zipfile.ZipFile(path) as archive:
             entries = [info for info in archive.infolist() if not info.is_dir()]
             if not entries:
                 raise UploadError("The zip archive contains no file.")
             if entries[0].file_size > limit:
-                raise _too_large(limit)
+                raise too_large(limit)
             with archive.open(entries[0]) as source:
-                _copy_capped(source, handle, limit)
+                copy_capped(source, handle, limit)
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
         out.unlink(missing_ok=True)
-        raise UploadError(f"The zip archive is corrupt or unsupported: {exc}") from exc
+        raise UploadError("The zip archive is corrupt or unsupported", str(exc)) from exc
     except BaseException:
         out.unlink(missing_ok=True)
         raise
@@ -146,4 +138,4 @@ def discard(path: Path | None) -> None:
         path.unlink(missing_ok=True)
 
 
-__all__ = ["UploadError", "discard", "fetch", "spool_body", "unpack"]
+__all__ = ["UploadError", "copy_capped", "discard", "new_file", "spool_body", "too_large", "unpack"]

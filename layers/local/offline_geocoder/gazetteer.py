@@ -178,6 +178,11 @@ class Gazetteer:
             by_country[place.country_code].append(place)
         for candidates in self.places_by_name.values():
             candidates.sort(key=lambda p: (-p.population, p.name, p.latitude))
+        # Words in the longest folded place name: a longer run of words names no place, which
+        # bounds the geocoder's search of free text.
+        self.longest_name_words = max(
+            (len(name.split()) for name in self.places_by_name), default=0
+        )
 
         by_state: dict[str, list[PostalArea]] = defaultdict(list)
         for area in postal_areas:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 
 from geocode_dataflow.schema.model import (
@@ -31,6 +32,11 @@ FAULT_FORMATTED_ADDRESS = (
     "The Address.FormattedAddress property must not be specified because it is an output-only "
     "property."
 )
+
+# Longer queries are refused (BadRequest) before any parsing. The Dataflow documentation states
+# no limit (Amazon Location's is 200 characters; Bing's REST Locations API carries the query in
+# a URL): this is far above any real address, and keeps one entity from occupying a worker.
+MAX_QUERY_CHARACTERS = 2048
 
 CONFIDENCES = ("Low", "Medium", "High")
 _RANK = {c.casefold(): i for i, c in enumerate(CONFIDENCES)}
@@ -184,6 +190,11 @@ class Geocoder:
             raise EntityFaultError(FAULT_FORMATTED_ADDRESS)
         minimum = _minimum_confidence(request.min_confidence)
         query = _blank(request.query)
+        if query is not None and len(query) > MAX_QUERY_CHARACTERS:
+            raise EntityFaultError(
+                f"The Query value is {len(query):,} characters long; at most "
+                f"{MAX_QUERY_CHARACTERS:,} are accepted."
+            )
         given = _Components(
             address_line=_blank(address.address_line),
             locality=_blank(address.locality) or _blank(address.postal_town),
@@ -297,12 +308,9 @@ class Geocoder:
         gaz = self.gazetteer
         if gaz.places_named(text):
             return _Components(locality=text)
-        words = text.replace(",", " ").split()
-        for size in range(len(words) - 1, 0, -1):
-            for start in range(0, len(words) - size + 1):
-                candidate = " ".join(words[start : start + size])
-                if len(candidate) > 2 and gaz.places_named(candidate):
-                    return _Components(locality=candidate, fuzzy=True)
+        run = _longest_place_run(gaz, text.replace(",", " ").split())
+        if run is not None:
+            return _Components(locality=run, fuzzy=True)
         return _Components(address_line=text)
 
     # -- matching ----------------------------------------------------------------------------------
@@ -599,6 +607,52 @@ class Geocoder:
             max(region.east, margin[3]),
         )
         return _Match(entity_type, region.latitude, region.longitude, bbox, address)
+
+
+# -- free text -------------------------------------------------------------------------------------
+
+
+def _longest_place_run(gaz: Gazetteer, words: list[str]) -> str | None:
+    """The longest run of ``words`` (the leftmost of equally long ones) that names a place, is
+    shorter than all of them and longer than two characters; None when there is none.
+
+    That is what trying every run, longest first, finds, in O(words x longest place name)
+    lookups instead of O(words³) work. A run is looked up by its folded words, and words that
+    fold to nothing ("-", "&", scripts ``fold`` drops) add nothing to it. So every run around
+    one *core* (a stretch of words that do fold to something) is the same name, the widest of
+    them is the one the longest-first search meets first, and a core of more folded words than
+    the longest place name names nothing.
+    """
+    folded = [fold(word).split() for word in words]
+    best: tuple[int, int] | None = None  # (length, -start) of the best run so far
+    found = None
+    for start, end, name in _widest_runs(folded, gaz.longest_name_words):
+        rank = (end - start, -start)
+        # The run of all the words is the whole text, looked up already.
+        if end - start == len(words) or (best is not None and rank <= best):
+            continue
+        if gaz.places_named(name):
+            candidate = " ".join(words[start:end])
+            if len(candidate) > 2:
+                best, found = rank, candidate
+    return found
+
+
+def _widest_runs(folded: list[list[str]], longest: int) -> Iterator[tuple[int, int, str]]:
+    """(start, end, folded name) of the widest run around each core of at most ``longest``
+    folded words, and of each stretch of words that fold to nothing (named "")."""
+    solid = [index for index, parts in enumerate(folded) if parts]
+    bounds = [-1, *solid, len(folded)]  # bounds[k + 1] is solid[k]
+    for first in range(len(solid) + 1):
+        start = bounds[first] + 1
+        if bounds[first + 1] > start:
+            yield start, bounds[first + 1], ""
+        name: list[str] = []
+        for last in range(first, len(solid)):
+            name += folded[solid[last]]
+            if len(name) > longest:
+                break
+            yield start, bounds[last + 2], " ".join(name)
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -85,14 +85,16 @@ def test_lost_response_creates_the_job_but_the_client_never_hears(emulator):
 
 
 def test_faults_can_be_set_over_http(emulator):
+    token = {"Authorization": f"Bearer {emulator.control_token}"}
     response = requests.post(
         f"{emulator.url}/emulator/faults",
         json={"error_rate": {"list": 1.0}, "error_statuses": [503]},
+        headers=token,
         timeout=10,
     )
     assert response.status_code == 200
     refused = requests.get(f"{emulator.base_url}/ListJobs", params={"key": KEY}, timeout=10)
     assert refused.status_code == 503
     assert refused.json()["errorDetails"]
-    state = requests.get(f"{emulator.url}/emulator/state", timeout=10).json()
+    state = requests.get(f"{emulator.url}/emulator/state", headers=token, timeout=10).json()
     assert state["calls"] == {"list": 1} and state["faults_injected"] == {"error_503": 1}

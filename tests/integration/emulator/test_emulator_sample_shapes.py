@@ -191,7 +191,8 @@ def fixture_server():
     server.server_close()
 
 
-def test_data_location_is_fetched_instead_of_a_body(emulator, fixture_server):
+def test_data_location_is_fetched_instead_of_a_body(start_emulator, fixture_server):
+    emulator = start_emulator(data_location_hosts=[fixture_server.split("//")[1]])
     session = requests.Session()
     params = {"input": "xml", "key": KEY}
     created = session.post(

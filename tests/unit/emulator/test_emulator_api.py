@@ -442,19 +442,23 @@ def test_data_source_download_errors(make_api):
 
 def test_control_endpoints_report_state_and_set_faults(api):
     api.created_job()
-    state = api.client.get("/emulator/state").get_json()
+    token = {"Authorization": f"Bearer {api.app.config.control_token}"}
+    state = api.client.get("/emulator/state", headers=token).get_json()
     assert state["jobs_created"] == 1 and state["calls"]["create"] == 1
     posted = api.client.post(
-        "/emulator/faults", json={"error_rate": {"status": 1.0}, "error_statuses": [503]}
+        "/emulator/faults",
+        json={"error_rate": {"status": 1.0}, "error_statuses": [503]},
+        headers=token,
     )
     assert posted.status_code == 200
     job_id = api.app.state.jobs.popitem()[0]
     refused = api.get(f"{GEOCODE_PATH}/{job_id}")
     assert refused.status_code == 503
-    assert api.client.get("/emulator/state").get_json()["faults_injected"] == {"error_503": 1}
-    bad = api.client.post("/emulator/faults", json={"no_such_fault": 1})
+    faults = api.client.get("/emulator/state", headers=token).get_json()["faults_injected"]
+    assert faults == {"error_503": 1}
+    bad = api.client.post("/emulator/faults", json={"no_such_fault": 1}, headers=token)
     assert bad.status_code == 400
-    moved = api.client.post("/emulator/clock", json={"advance_seconds": 3600})
+    moved = api.client.post("/emulator/clock", json={"advance_seconds": 3600}, headers=token)
     assert moved.status_code == 200 and "now" in moved.get_json()
 
 

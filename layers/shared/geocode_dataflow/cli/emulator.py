@@ -100,6 +100,28 @@ OPTIONS = (
         {"type": float, "metavar": "D", "help": "default: {default}"},
     ),
     ProviderOption(
+        BING_DATAFLOW,
+        "--allow-data-location",
+        [],
+        {
+            "action": "append",
+            "metavar": "HOST[:PORT]",
+            "help": "let dataLocation fetch uploads from this host (any port unless given), "
+            "repeatable; off by default. Loopback only when listed itself "
+            "(127.0.0.1:8000, localhost:8000); redirects are not followed",
+        },
+    ),
+    ProviderOption(
+        BING_DATAFLOW,
+        "--control-token",
+        None,
+        {
+            "metavar": "T",
+            "help": "bearer token of the emulator's /emulator/* control endpoints, at least "
+            "16 characters (default: a generated one, printed)",
+        },
+    ),
+    ProviderOption(
         AMAZON_LOCATION,
         "--api-key",
         [],

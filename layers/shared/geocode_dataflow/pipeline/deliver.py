@@ -8,6 +8,7 @@ still completes with its result sets, and says why in its summary.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,10 @@ from geocode_dataflow.results.build import CSV_NAME, GEOJSON_NAME
 from geocode_dataflow.schema import FeedError, GeocodeEntity, open_feed
 
 TABLE_OUTPUTS = {"results_csv": CSV_NAME, "results_geojson": GEOJSON_NAME}
-CONTENT_TYPES = {"results_csv": "text/csv; charset=utf-8", "results_geojson": "application/geo+json"}
+CONTENT_TYPES = {
+    "results_csv": "text/csv; charset=utf-8",
+    "results_geojson": "application/geo+json",
+}
 
 
 def _ignore(issue: Any, is_error: bool) -> None:
@@ -40,7 +44,7 @@ def publish_tables(
     source = record.input
     table = FeedTable(lambda: objects.open(source.key, source.version_id), source.key)
     sets = [
-        (lambda key=objects.key_of(outputs[name]): _entities(objects, key), name == "failed")
+        (functools.partial(_entities, objects, objects.key_of(outputs[name])), name == "failed")
         for name in ("succeeded", "failed")
         if name in outputs
     ]
