@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import re
+import resource
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -425,6 +429,80 @@ def test_hostile_inputs_are_rejected_cleanly(figures, capfd):
         f"{o.case.kind}: {o.problems}" for o in outcomes if not o.clean
     ]
     assert health.clean and not errors
+
+
+MEMORY_LIMIT = 512 * 1024 * 1024  # a Lambda's memory can be this small
+TIME_LIMIT = 60.0  # and no file under 1 MB deserves more
+
+
+def _measured(args: list[str], stderr: Path, timeout: float = 120.0) -> tuple[int, float, int]:
+    """(exit code, seconds, peak RSS bytes) of one CLI run in a child capped at 1 GiB."""
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    start = time.perf_counter()
+    with stderr.open("wb") as errors:
+        child = subprocess.Popen(  # noqa: S603 - our own CLI on our own files
+            [sys.executable, "-m", "geocode_dataflow", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            preexec_fn=cap,  # noqa: PLW1509 - the cap applies to the child only
+        )
+    timer = threading.Timer(timeout, child.kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(child.pid, 0)
+    finally:
+        timer.cancel()
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return child.returncode, time.perf_counter() - start, usage.ru_maxrss * 1024
+
+
+def test_no_small_input_makes_validate_or_convert_exceed_lambda_limits(figures, tmp_path):
+    """Every hostile case under 1 MB, through ``validate`` and ``convert`` in a child process:
+    its peak memory and time (the submit function runs the same validation)."""
+    corpus = [c for c in cases() if len(c.data) < 1024 * 1024]
+    worst_memory, worst_time, crashed = 0, 0.0, []
+    for case in corpus:
+        path = tmp_path / case.kind / case.filename
+        path.parent.mkdir(parents=True)
+        path.write_bytes(case.data)
+        target = "csv" if path.name.lower().split(".")[-1] in ("xml", "gz") else "xml"
+        for args in (
+            ["validate", str(path)],
+            ["convert", str(path), "--to", target, "-o", str(path.parent / f"out.{target}")],
+        ):
+            stderr = path.parent / f"{args[0]}.stderr"
+            code, seconds, peak = _measured(args, stderr)
+            worst_memory, worst_time = max(worst_memory, peak), max(worst_time, seconds)
+            traceback = "Traceback" in stderr.read_text(errors="replace")
+            if code < 0 or traceback or peak > MEMORY_LIMIT:  # killed, crashed, or too big
+                crashed.append(f"{case.kind} {args[0]}: exit {code}, {peak >> 20} MiB")
+    figures.add(
+        "limits",
+        "hostile inputs < 1 MB through validate and convert",
+        len(corpus) * 2,
+        len(corpus) * 2,
+        True,
+    )
+    figures.add("limits", "killed, crashed or over 512 MiB", len(crashed), 0, not crashed)
+    figures.add(
+        "limits",
+        "peak memory of any run (MiB)",
+        worst_memory >> 20,
+        f"< {MEMORY_LIMIT >> 20}",
+        worst_memory < MEMORY_LIMIT,
+    )
+    figures.add(
+        "limits",
+        "worst time of any run (s)",
+        f"{worst_time:.1f}",
+        f"< {TIME_LIMIT:.0f}",
+        worst_time < TIME_LIMIT,
+    )
+    assert not crashed, crashed
+    assert worst_memory < MEMORY_LIMIT and worst_time < TIME_LIMIT
 
 
 def test_key_appears_nowhere(figures, capfd):

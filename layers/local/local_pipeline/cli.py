@@ -10,19 +10,27 @@ COMPLETED. With ``--compare-with`` the file runs once per provider and the answe
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from geocode_dataflow.cli.common import CliError, run_handler, tolerate_closed_stdout
 from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.jobs import JobRecord
+
+from local_pipeline import template as tpl
 
 SAMPLE = Path(__file__).resolve().parent / "samples" / "demo-addresses.xml"
 # The same meanings as the rest of the geocode-dataflow CLI: 1 invalid file (nothing sent),
 # 2 usage error, 4 the job did not complete.
 EXIT_COMPLETED, EXIT_REJECTED, EXIT_ERROR, EXIT_FAILED = 0, 1, 2, 4
+SHOWN_ERRORS = 20  # of a rejected file's errors, in the summary; rejection.json has them all
 BING_DATAFLOW = "bing-dataflow"
 PROVIDER_NAMES = {
     BING_DATAFLOW: "Bing Maps Geocode Dataflow",
@@ -45,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser, *, demo: bool) -> None:
     parser.add_argument(
         "--processing-seconds", type=float, default=2.0, help="emulated processing time per job"
     )
+    parser.add_argument("--template", help="the project's template.yaml")
 
 
 class _Progress:
@@ -86,20 +95,74 @@ def run_local(args: argparse.Namespace) -> int:
     source: Path = SAMPLE if demo else Path(args.file)
     out: Path = Path(getattr(args, "out", None) or "local-results")
     if not source.is_file():
-        print(f"error: {source} is not a file", file=sys.stderr)
-        return EXIT_ERROR
+        raise CliError(f"{source} is not a file", EXIT_ERROR)
+    # Everything that would make the run wait for nothing is refused before it starts.
+    template = checked_template(getattr(args, "template", None))
+    check_picked_up(source, template)
     timeout = float(getattr(args, "timeout", 600.0))
     other = getattr(args, "compare_with", None)
-    if other:
-        return run_compared(source, out, args, (option_values(args)["provider"], other), timeout)
-    record = run_job(
-        source,
-        out,
-        option_values(args),
-        timeout=timeout,
-        keep_running=getattr(args, "keep_running", False),
-    )
+    with template_in_use(template.path):
+        if other:
+            providers = (option_values(args)["provider"], other)
+            return run_compared(source, out, args, providers, timeout)
+        record = run_job(
+            source,
+            out,
+            option_values(args),
+            timeout=timeout,
+            keep_running=getattr(args, "keep_running", False),
+        )
     return exit_code(record)
+
+
+def checked_template(explicit: str | None) -> tpl.Template:
+    """The template the local stack is built from, with the function code it names."""
+    try:
+        template = tpl.load_template(tpl.locate_template(explicit))
+    except tpl.TemplateNotFoundError as exc:
+        raise CliError(str(exc), EXIT_ERROR) from None
+    missing = [
+        str(spec.code_dir)
+        for spec in tpl.functions(template).values()
+        if not spec.code_dir.is_dir()
+    ]
+    if missing:
+        raise CliError(
+            f"{template.path} names function code that is not next to it: {', '.join(missing)}",
+            EXIT_ERROR,
+        )
+    return template
+
+
+def check_picked_up(source: Path, template: dict[str, Any]) -> None:
+    """Refuses a file whose name the S3 notification ignores: the job would never start."""
+    suffixes = tpl.accepted_suffixes(template)
+    if any(source.name.endswith(suffix) for suffix in suffixes):
+        return
+    message = (
+        f"{source.name}: the pipeline picks up only files ending in {' '.join(suffixes)} "
+        "(S3 suffix filters are case-sensitive); nothing was started"
+    )
+    fitting = [s for s in suffixes if source.name.lower().endswith(s.lower())]
+    if fitting:
+        renamed = source.name[: -len(fitting[0])] + fitting[0]
+        message += f"; rename it to {renamed}"
+    raise CliError(message, EXIT_ERROR)
+
+
+@contextmanager
+def template_in_use(path: Path) -> Iterator[None]:
+    """Every local stack of this run (one per provider) builds from ``path``: the stack reads
+    its template through ``template.locate_template``, which honours the variable first."""
+    saved = os.environ.get(tpl.TEMPLATE_ENV)
+    os.environ[tpl.TEMPLATE_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(tpl.TEMPLATE_ENV, None)
+        else:
+            os.environ[tpl.TEMPLATE_ENV] = saved
 
 
 def run_job(
@@ -132,7 +195,8 @@ def run_job(
             finally:
                 progress.done()
         files = pipeline.export(record, out)
-        _print_summary(record, files, log_path, sys.stdout)
+        with tolerate_closed_stdout():  # `local run ... | head`: the job is done all the same
+            _print_summary(record, files, log_path, sys.stdout)
         if keep_running:
             _keep_running(pipeline, err)
     return record
@@ -157,9 +221,10 @@ def run_compared(
     if unfinished:
         sys.stderr.write(f"\nno comparison: {'; '.join(unfinished)}\n")
     else:
-        sys.stdout.write("\n")
         comparison = load(out / providers[0], out / providers[1])
-        report(comparison, sys.stdout, csv_path=out / "compare.csv")
+        with tolerate_closed_stdout():
+            sys.stdout.write("\n")
+            report(comparison, sys.stdout, csv_path=out / "compare.csv")
     return max(exit_code(record) for record in records)
 
 
@@ -210,18 +275,39 @@ def _print_summary(record: JobRecord, files: list[Path], log_path: Path, out: Te
     out.write(f"\nJob {record.job_id}: {record.status}\n")
     if record.total_entities is not None:
         out.write(
-            f"  entities: {record.total_entities} total ({record.geocode_entities} geocode, "
-            f"{record.reverse_entities} reverse), {record.succeeded_entities or 0} succeeded, "
-            f"{record.failed_entities or 0} failed\n"
+            f"  entities: {record.total_entities} total ({_shown(record.geocode_entities)} "
+            f"geocode, {_shown(record.reverse_entities)} reverse), "
+            f"{record.succeeded_entities or 0} succeeded, {record.failed_entities or 0} failed\n"
         )
-    if record.error:
-        out.write(f"  reason: {record.error.get('message')}\n")
+    rejection = next((path for path in files if path.name == "rejection.json"), None)
+    if not (rejection and _print_rejection_errors(rejection, out)) and record.error:
+        out.write(f"  reason: {_shown(record.error.get('message'))}\n")
     for path in files:
         out.write(f"  wrote {path}\n")
     out.write(f"  function logs: {log_path}\n")
     for path in files:
         if path.stem in ("succeeded", "failed"):
             _print_entities(path, out)
+
+
+def _print_rejection_errors(path: Path, out: TextIO) -> bool:
+    """Every file-level error of a rejection report (the first SHOWN_ERRORS, then how many
+    more); False when the report lists none (the file was never validated)."""
+    from geocode_dataflow.schema.issues import Issue
+
+    report = json.loads(path.read_text(encoding="utf-8")).get("report") or {}
+    errors = report.get("errors") or []
+    if not errors:
+        return False
+    total = max(int(report.get("error_count") or 0), len(errors))
+    out.write(f"  {total:,} file-level error(s):\n")
+    fields = Issue.__dataclass_fields__
+    for error in errors[:SHOWN_ERRORS]:
+        issue = Issue(**{k: v for k, v in error.items() if k in fields})
+        out.write(f"    {issue.where() or '-'}: [{issue.code}] {issue.message}\n")
+    if total > SHOWN_ERRORS:
+        out.write(f"    ... and {total - SHOWN_ERRORS:,} more; see {path}\n")
+    return True
 
 
 def _print_entities(path: Path, out: TextIO) -> None:
@@ -235,7 +321,7 @@ def _print_entities(path: Path, out: TextIO) -> None:
 
 def _describe(entity: Any) -> str:
     if entity.fault_reason:
-        return f"{entity.id:<14} {entity.status_code}: {entity.fault_reason}"
+        return f"{entity.id:<14} {_shown(entity.status_code)}: {entity.fault_reason}"
     if not entity.responses:
         return f"{entity.id:<14} no match"
     best = entity.responses[0]
@@ -243,7 +329,13 @@ def _describe(entity: Any) -> str:
     where = (
         f"{float(point.latitude):9.4f}, {float(point.longitude):10.4f}" if point else "(no point)"
     )
-    return f"{entity.id:<14} {where}  {best.name or ''}  [{best.entity_type}, {best.confidence}, {best.match_codes}]"
+    quality = ", ".join(_shown(v) for v in (best.entity_type, best.confidence, best.match_codes))
+    return f"{entity.id:<14} {where}  {best.name or ''}  [{quality}]"
+
+
+def _shown(value: Any) -> str:
+    """A value for people: '-' for one the file does not have (never Python's ``None``)."""
+    return "-" if value is None or value == "" else str(value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -252,4 +344,4 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="local_command", required=True)
     add_arguments(sub.add_parser("run"), demo=False)
     add_arguments(sub.add_parser("demo"), demo=True)
-    return run_local(parser.parse_args(argv))
+    return run_handler(run_local, parser.parse_args(argv))

@@ -31,12 +31,10 @@ def test_local_run_of_a_seven_entity_feed_writes_both_sets_and_a_matching_job_js
     )
 
     assert code == 0
-    assert {p.name for p in out.iterdir()} == {
-        "succeeded.xml",
-        "failed.xml",
-        "job.json",
-        "lambda-logs.jsonl",
-    }
+    names = {p.name for p in out.iterdir()}
+    expected = {"succeeded.xml", "failed.xml", "job.json", "lambda-logs.jsonl"}
+    # and results.csv / results.geojson where the pipeline writes them (issue 10)
+    assert expected <= names <= expected | {"results.csv", "results.geojson"}
     with open_feed(out / "failed.xml") as feed:
         failed = list(feed)
     assert [e.id for e in failed] == ["a4"]
@@ -68,3 +66,66 @@ def test_local_run_of_an_invalid_file_writes_the_rejection_report(tmp_path):
     assert report["status"] == "REJECTED"
     assert any("version" in e["message"].lower() for e in report["report"]["errors"])
     assert json.loads((out / "job.json").read_text())["provider_job_id"] is None
+
+
+class Head:
+    """stdout read by `head -3`: three lines, then the reader is gone."""
+
+    def __init__(self, lines: int = 3) -> None:
+        self.kept: list[str] = []
+        self._left = lines
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines(keepends=True):
+            if self._left <= 0:
+                raise BrokenPipeError(32, "Broken pipe")
+            self.kept.append(line)
+            self._left -= line.endswith("\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._left <= 0:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    def isatty(self) -> bool:
+        return False
+
+
+def test_local_run_into_head_exits_0_when_the_job_completed(tmp_path, monkeypatch, capsys):
+    head = Head()
+    monkeypatch.setattr("sys.stdout", head)
+    out = tmp_path / "out"
+
+    code = main(
+        [
+            "local",
+            "run",
+            str(FIXTURES / "seven-mixed.xml"),
+            "--out",
+            str(out),
+            "--processing-seconds",
+            "0.3",
+        ]
+    )
+
+    assert code == 0
+    assert "".join(head.kept).splitlines()[1].endswith(": COMPLETED")
+    assert "error" not in capsys.readouterr().err
+    assert (out / "succeeded.xml").is_file()
+
+
+def test_local_run_of_a_file_with_several_errors_lists_them_all(tmp_path, capsys):
+    source = tmp_path / "three-errors.csv"
+    source.write_text(
+        "Bing Spatial Data Services, 2.0\nId,GeocodeRequest/Query\n"
+        '1,Paris\n1,Rome\n,Berlin\n2,"unterminated\n'
+    )
+
+    code = main(["local", "run", str(source), "--out", str(tmp_path / "out")])
+
+    assert code == 1
+    summary = capsys.readouterr().out
+    assert "  3 file-level error(s):\n" in summary
+    assert "    line 4, entity '1': [duplicate-id] " in summary
+    assert "    line 5: [missing-id] " in summary
+    assert "    line 6: [malformed-row] " in summary

@@ -6,6 +6,8 @@ import argparse
 import io
 import json
 import runpy
+import socket
+import subprocess
 import sys
 import types
 
@@ -212,6 +214,35 @@ def test_run_invalid_file_sends_nothing(service_env, tmp_path, capsys):
     assert cli.main(["run", str(bad), "--out", str(tmp_path / "o")]) == cli.EXIT_INVALID
     assert service_env.requests == []
     assert "nothing was sent" in capsys.readouterr().err
+
+
+def test_run_refuses_a_non_empty_out_before_anything_is_sent(service_env, feed, tmp_path, capsys):
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "succeeded.txt").write_bytes(b"yesterday's results")
+
+    code = cli.main(["run", str(feed), "--out", str(out), "--poll-seconds", "0.01"])
+
+    assert code == cli.EXIT_USAGE
+    assert service_env.requests == []  # no job created, nothing billed
+    assert (out / "succeeded.txt").read_bytes() == b"yesterday's results"
+    assert capsys.readouterr().err.strip() == (
+        f"geocode-dataflow: error: --out {out} is not empty: choose an empty or new directory, "
+        "or pass --force to overwrite what is there"
+    )
+
+
+def test_run_force_writes_into_a_non_empty_out(service_env, feed, tmp_path):
+    script_job(service_env)
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+
+    code = cli.main(["run", str(feed), "--out", str(out), "--poll-seconds", "0.01", "--force"])
+
+    assert code == cli.EXIT_OK
+    assert (out / "succeeded.txt").read_bytes() == SUCCEEDED
+    assert (out / "notes.txt").read_text() == "mine"
 
 
 def test_run_aborted_job_exits_four(service_env, feed, tmp_path, capsys):
@@ -754,3 +785,325 @@ def test_emulator_azure_maps_missing_says_install_the_extra(monkeypatch, capsys)
 
     assert cli.main(["emulator", "--provider", "azure-maps"]) == cli.EXIT_USAGE
     assert "install the [local] extra" in capsys.readouterr().err
+
+
+# --- rough edges a new user found ----------------------------------------------------------------
+
+
+def test_closed_stdout_ends_quietly_with_exit_0(tmp_path):
+    """`geocode-dataflow convert big.txt --to csv | head -1`: no traceback, no error, exit 0."""
+    big = tmp_path / "big.txt"
+    header = PIPE.split(b"\n")[:2]
+    rows = [b"%d|%d Main Street, Redmond, WA||" % (i, i) for i in range(20_000)]
+    big.write_bytes(b"\n".join(header + rows) + b"\n")
+    command = [sys.executable, "-m", "geocode_dataflow", "convert", str(big), "--to", "csv"]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    first = child.stdout.readline()
+    child.stdout.close()  # the reader goes away, as head does
+    err = child.stderr.read()
+    code = child.wait(timeout=120)
+
+    assert first.startswith(b"Bing Spatial Data Services, 2.0")
+    assert (code, err) == (0, b"")
+
+
+def test_closed_stdout_keeps_the_commands_own_exit_code(monkeypatch, capsys):
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    def handler(args):
+        with cli.common.tolerate_closed_stdout():
+            print("a summary nobody reads")
+        return cli.EXIT_REJECTED
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert cli.common.run_handler(handler, argparse.Namespace()) == cli.EXIT_REJECTED
+    assert capsys.readouterr().err == ""
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_connection_refused_is_one_error_line_without_urllib3_retry_warnings(
+    monkeypatch, capsys, caplog
+):
+    from geocode_dataflow.client import transport
+
+    monkeypatch.setattr(transport.BoundedRetry, "get_backoff_time", lambda self: 0.0)
+    monkeypatch.setenv("BING_MAPS_KEY", SECRET_KEY)
+    endpoint = f"http://127.0.0.1:{_closed_port()}/REST/v1/Dataflows"
+
+    assert cli.main(["status", JOB_ID, "--endpoint", endpoint]) == cli.EXIT_UNAVAILABLE
+
+    err = capsys.readouterr().err
+    assert "Retrying" not in caplog.text + err
+    assert err.startswith("geocode-dataflow: error: ") and len(err.splitlines()) == 1
+    assert "connection refused" in err
+
+    caplog.clear()
+    assert cli.main(["status", JOB_ID, "--endpoint", endpoint, "-v"]) == cli.EXIT_UNAVAILABLE
+    assert "Retrying" in caplog.text  # -v shows every retry
+    capsys.readouterr()
+
+
+# --- local run: what is refused before the pipeline starts ---------------------------------------
+
+
+class PipelineStarted(Exception):
+    """Raised by the stand-in LocalPipeline: the checks before it let the run through."""
+
+
+@pytest.fixture
+def local_tpl(monkeypatch):
+    """local_pipeline.template, with a LocalPipeline that records the template it would use."""
+    tpl = pytest.importorskip("local_pipeline.template")
+    stack = pytest.importorskip("local_pipeline.stack")
+    seen = {}
+
+    def start(options):
+        seen["template"] = tpl.load_template()
+        raise PipelineStarted
+
+    monkeypatch.setattr(stack, "LocalPipeline", start)
+    monkeypatch.delenv(tpl.TEMPLATE_ENV, raising=False)
+    tpl.seen = seen
+    return tpl
+
+
+CHECKOUT_TEMPLATE = """\
+Resources:
+  SubmitJobFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/submit_job/
+      Events:
+        SheetDropped:
+          Type: S3
+          Properties:
+            Bucket: !Ref DataBucket
+            Events: s3:ObjectCreated:*
+            Filter: {S3Key: {Rules: [{Name: prefix, Value: inbox/}, {Name: suffix, Value: .xlsx}]}}
+"""
+
+
+def checkout(folder, *, functions=True):
+    """A project checkout somewhere else: a template that picks up .xlsx, and its functions."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "template.yaml").write_text(CHECKOUT_TEMPLATE)
+    if functions:
+        (folder / "functions" / "submit_job").mkdir(parents=True)
+    return folder / "template.yaml"
+
+
+@pytest.mark.parametrize("name", ["stores.Csv", "stores.docx"])
+def test_local_run_refuses_a_name_the_s3_notification_ignores(local_tpl, tmp_path, capsys, name):
+    source = tmp_path / name
+    source.write_bytes(PIPE)
+
+    assert cli.main(["local", "run", str(source), "--out", str(tmp_path / "o")]) == cli.EXIT_USAGE
+
+    err = capsys.readouterr().err
+    accepted = " ".join(local_tpl.accepted_suffixes(local_tpl.load_template()))
+    assert ".csv" in accepted and ".CSV" in accepted
+    assert err.startswith(
+        f"geocode-dataflow: error: {name}: the pipeline picks up only files ending in "
+        f"{accepted} (S3 suffix filters are case-sensitive); nothing was started"
+    )
+    assert ("; rename it to stores.csv" in err) == (name == "stores.Csv")
+    assert len(err.splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+def test_local_run_takes_the_accepted_names_from_the_template(local_tpl, tmp_path, capsys):
+    template = checkout(tmp_path / "checkout")
+    sheet, table = tmp_path / "stores.xlsx", tmp_path / "stores.csv"
+    sheet.write_bytes(b"PK")
+    table.write_bytes(PIPE)
+
+    with pytest.raises(PipelineStarted):
+        cli.main(["local", "run", str(sheet), "--out", "o", "--template", str(template)])
+    assert local_tpl.seen["template"].path == template.resolve()
+    code = cli.main(["local", "run", str(table), "--out", "o", "--template", str(template)])
+    assert code == cli.EXIT_USAGE
+    assert "picks up only files ending in .xlsx (" in capsys.readouterr().err
+
+
+def test_local_run_finds_the_template_of_the_current_checkout(
+    local_tpl, tmp_path, monkeypatch, feed
+):
+    template = checkout(tmp_path / "checkout")
+    (tmp_path / "checkout" / "data").mkdir()
+    monkeypatch.setattr(local_tpl, "TEMPLATE_PATH", tmp_path / "site-packages" / "template.yaml")
+    monkeypatch.chdir(tmp_path / "checkout" / "data")
+    sheet = tmp_path / "stores.xlsx"
+    sheet.write_bytes(b"PK")
+
+    with pytest.raises(PipelineStarted):
+        cli.main(["local", "run", str(sheet), "--out", str(tmp_path / "o")])
+
+    found = local_tpl.seen["template"]
+    assert found.path == template.resolve()
+    code_dir = local_tpl.functions(found)["SubmitJobFunction"].code_dir
+    assert code_dir == tmp_path / "checkout" / "functions" / "submit_job"
+
+
+def test_local_run_template_from_the_environment(local_tpl, tmp_path, monkeypatch):
+    template = checkout(tmp_path / "checkout")
+    monkeypatch.setenv(local_tpl.TEMPLATE_ENV, str(template))
+    sheet = tmp_path / "stores.xlsx"
+    sheet.write_bytes(b"PK")
+
+    with pytest.raises(PipelineStarted):
+        cli.main(["local", "run", str(sheet), "--out", str(tmp_path / "o")])
+    assert local_tpl.seen["template"].path == template.resolve()
+
+
+def test_local_run_without_a_template_says_where_it_looked(
+    local_tpl, tmp_path, monkeypatch, capsys, feed
+):
+    monkeypatch.setattr(local_tpl, "TEMPLATE_PATH", tmp_path / "site-packages" / "template.yaml")
+    monkeypatch.setattr(local_tpl, "REPO_ROOT", tmp_path / "site-packages")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+
+    assert cli.main(["local", "run", str(feed), "--out", "o"]) == cli.EXIT_USAGE
+
+    err = capsys.readouterr().err
+    assert err.startswith("geocode-dataflow: error: cannot find the project's template.yaml: ")
+    assert f"not in {tmp_path / 'elsewhere'} or any folder above it" in err
+    assert f"nor in {tmp_path / 'site-packages'} (beside the package's sources" in err
+    assert "pass --template PATH/template.yaml or set GEOCODE_DATAFLOW_TEMPLATE" in err
+    assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_local_run_given_template_that_is_missing(
+    local_tpl, tmp_path, monkeypatch, capsys, feed, how
+):
+    missing = tmp_path / "nope" / "template.yaml"
+    argv = ["local", "run", str(feed), "--out", "o"]
+    if how == "option":
+        argv += ["--template", str(missing)]
+        expected = f"--template {missing}: no such file"
+    else:
+        monkeypatch.setenv(local_tpl.TEMPLATE_ENV, str(missing))
+        expected = f"GEOCODE_DATAFLOW_TEMPLATE={missing}: no such file"
+
+    assert cli.main(argv) == cli.EXIT_USAGE
+    assert capsys.readouterr().err.strip() == f"geocode-dataflow: error: {expected}"
+
+
+def test_local_run_template_without_its_functions(local_tpl, tmp_path, capsys):
+    template = checkout(tmp_path / "copy", functions=False)
+    sheet = tmp_path / "stores.xlsx"
+    sheet.write_bytes(b"PK")
+
+    code = cli.main(["local", "run", str(sheet), "--out", "o", "--template", str(template)])
+
+    assert code == cli.EXIT_USAGE
+    assert capsys.readouterr().err.strip() == (
+        f"geocode-dataflow: error: {template.resolve()} names function code that is not next "
+        f"to it: {tmp_path / 'copy' / 'functions' / 'submit_job'}"
+    )
+
+
+# --- local run: the summary -----------------------------------------------------------------------
+
+
+def _record(status, **fields):
+    from geocode_dataflow.pipeline.jobs import InputObject, JobRecord
+
+    return JobRecord(
+        job_id="stores-0123",
+        status=status,
+        input=InputObject(bucket="b", key="inbox/stores.csv"),
+        created_at="2026-11-16T09:00:00.000Z",
+        updated_at="2026-11-16T09:00:00.000Z",
+        **fields,
+    )
+
+
+def test_local_summary_shows_a_dash_for_what_the_file_does_not_have(tmp_path):
+    local_cli = pytest.importorskip("local_pipeline.cli")
+    succeeded = tmp_path / "succeeded.csv"
+    succeeded.write_bytes(
+        b"Bing Spatial Data Services, 2.0\n"
+        b"Id,GeocodeRequest/Query,GeocodeResponse/Point/Latitude,GeocodeResponse/Point/Longitude\n"
+        b"1,Paris,48.8534,2.3488\n"
+    )
+    out = io.StringIO()
+
+    record = _record("COMPLETED", total_entities=1, succeeded_entities=1)
+    local_cli._print_summary(record, [succeeded], tmp_path / "lambda-logs.jsonl", out)
+
+    text = out.getvalue()
+    assert "None" not in text
+    assert "1 total (- geocode, - reverse), 1 succeeded, 0 failed" in text
+    assert "48.8534,     2.3488    [-, -, -]" in text
+
+
+def _rejection(folder, errors, total=None):
+    path = folder / "rejection.json"
+    report = {"error_count": total or len(errors), "errors": errors}
+    path.write_text(json.dumps({"status": "REJECTED", "report": report}))
+    return path
+
+
+def test_local_summary_of_a_rejected_file_shows_every_error(tmp_path):
+    local_cli = pytest.importorskip("local_pipeline.cli")
+    errors = [
+        {
+            "code": "duplicate-id",
+            "message": "the Id '1' is a duplicate",
+            "line": 4,
+            "entity_id": "1",
+        },
+        {"code": "missing-id", "message": "the entity has no Id", "line": 5},
+        {"code": "malformed-row", "message": "a quoted value is never closed", "line": 6},
+    ]
+    rejection = _rejection(tmp_path, errors)
+    record = _record("REJECTED", error={"type": "InvalidFeedError", "message": "first only"})
+    out = io.StringIO()
+
+    local_cli._print_summary(record, [rejection], tmp_path / "logs.jsonl", out)
+
+    lines = out.getvalue().splitlines()
+    start = lines.index("  3 file-level error(s):")
+    assert lines[start + 1 : start + 4] == [
+        "    line 4, entity '1': [duplicate-id] the Id '1' is a duplicate",
+        "    line 5: [missing-id] the entity has no Id",
+        "    line 6: [malformed-row] a quoted value is never closed",
+    ]
+    assert "first only" not in out.getvalue()
+
+
+def test_local_summary_of_many_errors_shows_twenty_and_counts_the_rest(tmp_path):
+    local_cli = pytest.importorskip("local_pipeline.cli")
+    errors = [{"code": "missing-id", "message": "no Id", "line": n} for n in range(3, 103)]
+    rejection = _rejection(tmp_path, errors, total=250)
+    out = io.StringIO()
+
+    local_cli._print_summary(_record("REJECTED"), [rejection], tmp_path / "logs.jsonl", out)
+
+    text = out.getvalue()
+    assert "  250 file-level error(s):" in text
+    assert text.count("[missing-id]") == local_cli.SHOWN_ERRORS == 20
+    assert f"    ... and 230 more; see {rejection}\n" in text
+
+
+def test_local_summary_of_a_file_never_validated_gives_the_reason(tmp_path):
+    local_cli = pytest.importorskip("local_pipeline.cli")
+    rejection = tmp_path / "rejection.json"
+    rejection.write_text(json.dumps({"report": {"validation_attempts": 3, "last_error": None}}))
+    record = _record(
+        "REJECTED", error={"type": "ValidationAbandonedError", "message": "3 attempts"}
+    )
+    out = io.StringIO()
+
+    local_cli._print_summary(record, [rejection], tmp_path / "logs.jsonl", out)
+
+    assert "  reason: 3 attempts\n" in out.getvalue()

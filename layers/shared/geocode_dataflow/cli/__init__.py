@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from geocode_dataflow import __version__
-from geocode_dataflow.cli import compare, emulator, local, schema_commands, service
+from geocode_dataflow.cli import compare, emulator, local, schema_commands, service, stack
 from geocode_dataflow.cli.common import (
     EPILOG,
     EXIT_ABORTED,
@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Validate, convert and batch-geocode files with the Bing Maps Geocode "
         "Dataflow API (Data Schema v2.0: xml, csv, tab, pipe); run the pipeline locally "
-        "against an emulated provider (Bing Maps Dataflow or Amazon Location).",
+        "against an emulated provider (Bing Maps Dataflow or Amazon Location); list, inspect, "
+        "cancel and download the jobs of a deployed stack.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -74,4 +75,5 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.register(commands, parents)
     local.register(commands, parents)
     compare.register(commands, parents)
+    stack.register(commands, parents)
     return parser

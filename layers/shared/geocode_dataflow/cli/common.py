@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeAlias
 
 from geocode_dataflow.client import DEFAULT_ENDPOINT
@@ -41,7 +43,8 @@ environment:
                        http://127.0.0.1:8080/REST/v1/Dataflows
 
 exit codes:
-  {EXIT_OK}    success (validate: the file is valid; warnings allowed)
+  {EXIT_OK}    success (validate: the file is valid; warnings allowed); also when the reader of
+       the output goes away (`... | head`)
   {EXIT_INVALID}    the input file is invalid (nothing was sent)
   {EXIT_USAGE}    usage or configuration error (bad arguments, no key, insecure endpoint,
        unreadable file, missing optional component)
@@ -148,8 +151,21 @@ def optional(module: str, function: str, what: str) -> Callable[[argparse.Namesp
 
 def run_handler(handler: Handler, args: argparse.Namespace) -> int:
     """The command's exit code; every expected failure becomes one error line on stderr."""
+    code = _run(handler, args)
+    with tolerate_closed_stdout():  # what is still buffered, before the exit code is final
+        sys.stdout.flush()
+    return code
+
+
+def _run(handler: Handler, args: argparse.Namespace) -> int:
     try:
         return handler(args)
+    except BrokenPipeError:
+        # The reader of stdout went away (`... | head`): what it wanted, it has. A raw
+        # BrokenPipeError comes from our own streams only: requests and botocore wrap a
+        # socket's in their connection errors.
+        discard_stdout()
+        return EXIT_OK
     except KeyboardInterrupt:
         fail("interrupted")
         return EXIT_INTERRUPTED
@@ -183,12 +199,40 @@ def describe_os_error(exc: OSError) -> str:
     return str(exc)
 
 
+@contextmanager
+def tolerate_closed_stdout() -> Iterator[None]:
+    """Output that may go to a reader that stops early (``... | head``): the rest of the block
+    is skipped quietly, and the command still ends with its own exit code."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        discard_stdout()
+
+
+def discard_stdout() -> None:
+    """Python's recipe for a closed stdout: devnull in its place, so that the flush at exit
+    does not fail again with "Exception ignored ... BrokenPipeError"."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (a test's capture): nothing is flushed at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, descriptor)
+    finally:
+        os.close(devnull)
+
+
 def configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("geocode_dataflow").setLevel(level)
+    # urllib3 warns at every retry ("Retrying (BoundedRetry(total=4, ...))"), before the
+    # client's one clear error says the same: shown with -v only.
+    logging.getLogger("urllib3").setLevel(logging.ERROR if verbosity <= 0 else level)
 
 
 def note(message: str) -> None:

@@ -80,6 +80,13 @@ def register(commands: Commands, parents: list[argparse.ArgumentParser]) -> None
     for sub in (local_run, local_demo):
         add_provider_option(sub, "the provider the pipeline geocodes with, emulated locally")
         sub.add_argument(
+            "--template",
+            metavar="PATH",
+            help="the project's template.yaml, with its functions/ next to it (default: "
+            "$GEOCODE_DATAFLOW_TEMPLATE, else the checkout of an editable install, else the "
+            "current directory or the nearest parent that has one)",
+        )
+        sub.add_argument(
             "--timeout",
             type=positive_float,
             default=600.0,

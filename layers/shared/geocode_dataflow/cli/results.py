@@ -13,6 +13,21 @@ from geocode_dataflow.client import DataflowClient, DataflowJob
 from geocode_dataflow.providers import EXTENSIONS
 
 
+def unused_out_dir(value: str, *, force: bool) -> Path:
+    """``value`` when it is not an existing folder with something in it (or ``force``): checked
+    before a job is created, so that a second run neither overwrites the first one's results
+    nor is billed for nothing."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise CliError(f"--out {path} is not a directory")
+    if not force and path.is_dir() and any(path.iterdir()):
+        raise CliError(
+            f"--out {path} is not empty: choose an empty or new directory, "
+            "or pass --force to overwrite what is there"
+        )
+    return path
+
+
 def out_dir(value: str) -> Path:
     path = Path(value)
     path.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ from geocode_dataflow.cli.common import (
     positive_float,
 )
 from geocode_dataflow.cli.display import ProgressLine, counts, describe_job
-from geocode_dataflow.cli.results import out_dir, safe_name, save, save_set
+from geocode_dataflow.cli.results import out_dir, safe_name, save, save_set, unused_out_dir
 from geocode_dataflow.cli.schema_commands import add_limits, limits, load_schema
 from geocode_dataflow.client import DEFAULT_ENDPOINT, DataflowClient, DataflowJob
 
@@ -43,6 +43,11 @@ def register(commands: Commands, parents: list[argparse.ArgumentParser]) -> None
     run.add_argument("file", metavar="FILE")
     run.add_argument(
         "--out", required=True, metavar="DIR", help="directory for succeeded.<ext> / failed.<ext>"
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a non-empty --out directory (files of the same name are replaced)",
     )
     run.add_argument("--description", help="job description (default: the file name)")
     _add_polling(run)
@@ -100,8 +105,10 @@ def _add_polling(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    # Configuration errors (no key, insecure endpoint) first, before reading a large file.
+    # Configuration errors (no key, insecure endpoint, a used --out) first, before reading a
+    # large file, and all of them before a billable job is created.
     with _client(args) as client:
+        unused_out_dir(args.out, force=args.force)
         schema = load_schema()
         report = schema.validate_feed(args.file, limits=limits(schema, args))
         if not report.valid:

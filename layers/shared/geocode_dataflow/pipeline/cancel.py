@@ -28,8 +28,10 @@ class JobNotFoundError(LookupError):
 
 
 def cancel_job(
-    job_id: str, services: Services, *, reason: str = "cancelled by request"
+    job_id: str, services: Services, *, reason: str = "cancelled by request", dispatch: bool = True
 ) -> SubmitOutcome:
+    """Cancel ``job_id``. Without ``dispatch`` (a person's credentials, not the pipeline's) the
+    freed slot is left for the scheduled dispatcher to fill, within a minute."""
     store, config = services.store, services.config
     bind_job(job_id)
     record = store.get(job_id)
@@ -70,7 +72,10 @@ def cancel_job(
     services.objects.put_json(key, cancelled.to_document())
     metrics.add_metric(name="JobsCancelled", unit=MetricUnit.Count, value=1)
     logger.warning("Job cancelled", extra={"was": was, "stopped": stopped, "reason": reason})
-    release_and_dispatch(services, job_id)
+    if dispatch:
+        release_and_dispatch(services, job_id)
+    else:
+        services.slots.release(job_id)
     announce(services, job_id)
     detail = f"cancelled while {was}"
     if was == jobs.PENDING and not config.uses_engine:
