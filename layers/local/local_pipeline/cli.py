@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from geocode_dataflow.cli.common import CliError, run_handler, tolerate_closed_stdout
+from geocode_dataflow.cli.display import print_match_summary
 from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.jobs import JobRecord
 
@@ -111,6 +112,7 @@ def run_local(args: argparse.Namespace) -> int:
             option_values(args),
             timeout=timeout,
             keep_running=getattr(args, "keep_running", False),
+            verbose=bool(getattr(args, "verbose", 0)),
         )
     return exit_code(record)
 
@@ -172,9 +174,11 @@ def run_job(
     *,
     timeout: float,
     keep_running: bool = False,
+    verbose: bool = False,
 ) -> JobRecord:
     """One local pipeline, with one provider: ``source`` dropped, its job awaited, the outputs
-    (and the functions' logs) written to ``out`` and summarised on stdout."""
+    (and the functions' logs) written to ``out`` and summarised on stdout (every entity too
+    with ``verbose``)."""
     from local_pipeline.stack import LocalPipeline, LocalPipelineOptions
 
     err = sys.stderr
@@ -196,7 +200,7 @@ def run_job(
                 progress.done()
         files = pipeline.export(record, out)
         with tolerate_closed_stdout():  # `local run ... | head`: the job is done all the same
-            _print_summary(record, files, log_path, sys.stdout)
+            _print_summary(record, files, log_path, sys.stdout, entities=verbose)
         if keep_running:
             _keep_running(pipeline, err)
     return record
@@ -271,20 +275,27 @@ def _keep_running(pipeline: Any, err: TextIO) -> None:
         err.write("stopped\n")
 
 
-def _print_summary(record: JobRecord, files: list[Path], log_path: Path, out: TextIO) -> None:
+def _print_summary(
+    record: JobRecord, files: list[Path], log_path: Path, out: TextIO, *, entities: bool = False
+) -> None:
     out.write(f"\nJob {record.job_id}: {record.status}\n")
     if record.total_entities is not None:
         out.write(
             f"  entities: {record.total_entities} total ({_shown(record.geocode_entities)} "
-            f"geocode, {_shown(record.reverse_entities)} reverse), "
-            f"{record.succeeded_entities or 0} succeeded, {record.failed_entities or 0} failed\n"
+            f"geocode, {_shown(record.reverse_entities)} reverse)\n"
         )
+    if record.summary and "rows" in record.summary:
+        print_match_summary(record.summary, out)
     rejection = next((path for path in files if path.name == "rejection.json"), None)
     if not (rejection and _print_rejection_errors(rejection, out)) and record.error:
         out.write(f"  reason: {_shown(record.error.get('message'))}\n")
     for path in files:
         out.write(f"  wrote {path}\n")
     out.write(f"  function logs: {log_path}\n")
+    if not entities:
+        if any(path.stem in ("succeeded", "failed") for path in files):
+            out.write("  (every entity: -v)\n")
+        return
     for path in files:
         if path.stem in ("succeeded", "failed"):
             _print_entities(path, out)

@@ -192,7 +192,14 @@ def test_run_uploads_polls_and_downloads_both_sets(service_env, feed, tmp_path, 
     assert code == cli.EXIT_OK
     assert (out / "succeeded.txt").read_bytes() == SUCCEEDED
     assert (out / "failed.txt").read_bytes() == FAILED
-    assert sorted(p.name for p in out.iterdir()) == ["failed.txt", "succeeded.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "failed.txt",
+        "results.csv",
+        "results.geojson",
+        "succeeded.txt",
+    ]
+    table = (out / "results.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(table) == 1 + 2  # the header, then both input rows
     (post,) = service_env.calls("POST")
     assert post.param("input") == "pipe" and post.param("description") == "d1" and post.body == PIPE
     captured = capsys.readouterr()
@@ -204,6 +211,7 @@ def test_run_uploads_polls_and_downloads_both_sets(service_env, feed, tmp_path, 
         "status:       Completed" in captured.out
         and "2 total, 2 processed, 1 failed" in captured.out
     )
+    assert "results.csv" in captured.out and "failed       " in captured.out
     assert SECRET_KEY not in captured.out + captured.err
 
 
@@ -1038,12 +1046,38 @@ def test_local_summary_shows_a_dash_for_what_the_file_does_not_have(tmp_path):
     out = io.StringIO()
 
     record = _record("COMPLETED", total_entities=1, succeeded_entities=1)
-    local_cli._print_summary(record, [succeeded], tmp_path / "lambda-logs.jsonl", out)
+    local_cli._print_summary(
+        record, [succeeded], tmp_path / "lambda-logs.jsonl", out, entities=True
+    )
 
     text = out.getvalue()
     assert "None" not in text
-    assert "1 total (- geocode, - reverse), 1 succeeded, 0 failed" in text
+    assert "1 total (- geocode, - reverse)" in text
     assert "48.8534,     2.3488    [-, -, -]" in text
+
+
+def test_local_summary_is_the_match_table_and_entities_only_on_request(tmp_path):
+    local_cli = pytest.importorskip("local_pipeline.cli")
+    summary = {
+        "rows": 4,
+        "matched": 2,
+        "no_match": 1,
+        "failed": 1,
+        "by_confidence": {"High": 2},
+        "by_entity_type": {"Address": 1, "PopulatedPlace": 1},
+    }
+    succeeded = tmp_path / "succeeded.csv"
+    succeeded.write_bytes(b"Bing Spatial Data Services, 2.0\nId,GeocodeRequest/Query\n1,Paris\n")
+    out = io.StringIO()
+
+    record = _record("COMPLETED", total_entities=4, summary=summary)
+    local_cli._print_summary(record, [succeeded], tmp_path / "lambda-logs.jsonl", out)
+
+    text = out.getvalue()
+    assert "matched          2   50.0%" in text
+    assert "no match         1   25.0%" in text
+    assert "type       Address 1, PopulatedPlace 1" in text
+    assert "succeeded.csv:" not in text and "(every entity: -v)" in text
 
 
 def _rejection(folder, errors, total=None):

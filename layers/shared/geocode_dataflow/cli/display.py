@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any
 
 from geocode_dataflow.client import DataflowJob
 
@@ -77,3 +77,16 @@ def counts(job: DataflowJob, *, long: bool = False) -> str:
 def duration(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def print_match_summary(summary: dict[str, Any], out: IO[str]) -> None:
+    """The match summary as a short table: matched / no match / failed, then the quality."""
+    rows = int(summary["rows"]) or 1
+    for label, key in (("matched", "matched"), ("no match", "no_match"), ("failed", "failed")):
+        count = int(summary.get(key, 0))
+        out.write(f"  {label:<9} {count:>8,}  {100 * count / rows:5.1f}%\n")
+    for label, key in (("confidence", "by_confidence"), ("type", "by_entity_type")):
+        counts = summary.get(key) or {}
+        if counts:
+            shown = ", ".join(f"{name} {count:,}" for name, count in counts.items())
+            out.write(f"  {label:<10} {shown}\n")

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from geocode_dataflow.cli.common import (
     ENDPOINT_ENV,
@@ -24,7 +26,7 @@ from geocode_dataflow.cli.common import (
     note,
     positive_float,
 )
-from geocode_dataflow.cli.display import ProgressLine, counts, describe_job
+from geocode_dataflow.cli.display import ProgressLine, counts, describe_job, print_match_summary
 from geocode_dataflow.cli.results import out_dir, safe_name, save, save_set, unused_out_dir
 from geocode_dataflow.cli.schema_commands import add_limits, limits, load_schema
 from geocode_dataflow.client import DEFAULT_ENDPOINT, DataflowClient, DataflowJob
@@ -136,7 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         note(f"job {job.id} created")
         job = _wait(client, job, args, progress)
-        return _finish(client, job, folder, report.format)
+        return _finish(client, job, folder, report.format, source=Path(args.file))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -240,16 +242,43 @@ def _wait(
         progress.close()
 
 
-def _finish(client: DataflowClient, job: DataflowJob, folder: Path, fmt: str | None) -> int:
-    """Downloads whatever result sets the job has, prints a summary; the exit code."""
+def _tables(source: Path, written: list[tuple[str, Path, int]], folder: Path) -> Any:
+    """results.csv and results.geojson of the input and its downloaded result sets."""
+    from geocode_dataflow.results import FeedTable, build_results
+    from geocode_dataflow.schema import open_feed
+
+    def entities(path: Path) -> Any:
+        with open_feed(path, on_issue=lambda issue, is_error: None) as reader:
+            yield from reader
+
+    sets = [(functools.partial(entities, path), which == "failed") for which, path, _ in written]
+    table = FeedTable(lambda: source.open("rb"), str(source))
+    return build_results(table, sets, folder)
+
+
+def _finish(
+    client: DataflowClient,
+    job: DataflowJob,
+    folder: Path,
+    fmt: str | None,
+    *,
+    source: Path | None = None,
+) -> int:
+    """Downloads whatever result sets the job has, prints a summary; the exit code. With the
+    job's ``source`` file, also results.csv / results.geojson and the match summary."""
     written: list[tuple[str, Path, int]] = []
     for which in ("succeeded", "failed"):
         if which in job.output_urls:
             path, size = save_set(client, job, which, folder, fmt)
             written.append((which, path, size))
+    built = _tables(source, written, folder) if source is not None and written else None
     print(describe_job(job))
     for which, path, size in written:
         print(f"{which + ':':<14}{path} ({size:,} bytes)")
+    if built is not None:
+        print(f"{'table:':<14}{built.csv_path}")
+        print(f"{'map:':<14}{built.geojson_path} ({built.features:,} points)")
+        print_match_summary(built.summary.to_dict(), sys.stdout)
     if not written:
         print(f"{'results:':<14}none (no result set links)")
     if job.is_aborted:
