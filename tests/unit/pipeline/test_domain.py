@@ -76,6 +76,34 @@ def test_wait_backs_off_from_the_minimum_to_the_cap():
     assert waits[-1] == 60
 
 
+def test_wait_grows_with_the_jobs_age_from_the_minimum_to_the_cap():
+    config = PipelineConfig.from_env({**ENV, "MIN_WAIT_SECONDS": "5", "MAX_WAIT_SECONDS": "300"})
+    assert next_wait(0, config, None, None, elapsed=12) == 5
+    assert next_wait(0, config, None, None, elapsed=600) == 57
+    assert next_wait(0, config, None, None, elapsed=9 * 3600) == 300
+
+
+def _check_times(config: PipelineConfig, until: float) -> list[float]:
+    """When the checks happen with no progress counts: the state machine waits INITIAL, then
+    each check says how long to wait (in whole seconds)."""
+    times = [config.initial_wait_seconds]
+    while times[-1] < until:
+        times.append(times[-1] + next_wait(len(times), config, None, None, elapsed=times[-1]))
+    return times
+
+
+def test_a_finished_job_is_noticed_within_ten_percent_of_its_age_with_fewer_checks():
+    config = PipelineConfig.from_env(ENV)  # the deployed defaults: 5 s to 300 s
+    times = _check_times(config, 12 * 3600)
+    # The worst case: the job ends just after a check and is seen at the next one.
+    for seen_before, seen_at in zip(times, times[1:], strict=False):
+        ended = seen_before + 0.001
+        if 60 <= ended <= 12 * 3600:
+            assert seen_at - ended <= max(10.0, 0.10 * ended), (ended, seen_at)
+    assert len(times) * 5 <= 12 * 3600 / 30, len(times)  # >= 5x fewer than every 30 s
+    assert len(times) < config.max_status_checks
+
+
 def test_wait_is_shortened_when_progress_says_the_job_is_nearly_done():
     config = PipelineConfig.from_env({**ENV, "MIN_WAIT_SECONDS": "5", "MAX_WAIT_SECONDS": "300"})
     previous = Progress(processed=900, total=1000, at=100.0)

@@ -2,8 +2,8 @@
 
 The provider's status is normalised to PENDING / COMPLETED / ABORTED (anything else raises
 UnknownJobStatusError), the record gets the progress counts, and the state machine gets the
-next wait: a backoff from the minimum to the cap, shortened when the progress counts say the
-job is nearly done.
+next wait: a share of the job's age from the minimum to the cap, shortened when the progress
+counts say the job is nearly done.
 """
 
 from __future__ import annotations
@@ -43,16 +43,33 @@ class Progress:
     at: float  # epoch seconds
 
 
+# The wait is this share of the job's age: a job that ends just after a check is noticed
+# within 10% of its own duration (a little under, for the check's own time). A 12-hour job
+# then needs about 160 checks at the default cap, where a fixed 30-second loop needs 1,440.
+AGE_FRACTION = 0.095
+
+
 def next_wait(
-    attempt: int, config: PipelineConfig, previous: Progress | None, current: Progress | None
+    attempt: int,
+    config: PipelineConfig,
+    previous: Progress | None,
+    current: Progress | None,
+    *,
+    elapsed: float | None = None,
 ) -> int:
     """Seconds to wait before the next check.
 
-    Exponential from the minimum (x1.5 per check) up to the cap; when two checks show progress,
-    the remaining time at the observed rate bounds the wait, so a nearly finished job is not
-    left waiting for a whole capped interval.
+    ``elapsed`` (seconds since the job was submitted): ``AGE_FRACTION`` of it, from the
+    minimum to the cap, so that a finished job is noticed within max(minimum, ~10% of its
+    age) whether or not the provider reports progress. Without it (an execution started
+    before the job's age was recorded): exponential from the minimum, x1.5 per check. When
+    two checks show progress, the remaining time at the observed rate bounds the wait too.
     """
-    wait = min(config.max_wait_seconds, config.min_wait_seconds * (1.5**attempt))
+    if elapsed is not None:
+        wait = AGE_FRACTION * max(0.0, elapsed)
+    else:
+        wait = config.min_wait_seconds * (1.5**attempt)
+    wait = min(config.max_wait_seconds, max(config.min_wait_seconds, wait))
     if (
         previous
         and current
@@ -63,7 +80,7 @@ def next_wait(
         rate = (current.processed - previous.processed) / (current.at - previous.at)
         remaining = (current.total - current.processed) / rate
         wait = min(wait, max(config.min_wait_seconds, remaining))
-    return max(0, int(round(wait)))
+    return max(0, int(wait))
 
 
 def check_status(
@@ -103,7 +120,7 @@ def check_status(
         status=status,
         attempt=attempt,
         checks=checks,
-        wait_seconds=next_wait(attempt, config, previous, current),
+        wait_seconds=next_wait(attempt, config, previous, current, elapsed=_age(state, now)),
     )
     if current is not None:
         result["progress"] = {
@@ -118,6 +135,11 @@ def check_status(
             or "The provider aborted the job without a message.",
         }
     return result
+
+
+def _age(state: dict[str, Any], now: Any) -> float | None:
+    submitted = state.get("submitted_at")
+    return now.timestamp() - float(submitted) if submitted is not None else None
 
 
 def _progress(job: DataflowJob, at: float) -> Progress | None:

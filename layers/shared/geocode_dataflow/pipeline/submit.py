@@ -78,6 +78,8 @@ def state_for_execution(
         "attempt": 0,
         "max_attempts": config.max_status_checks,
         "wait_seconds": int(config.initial_wait_seconds),
+        # Epoch seconds: the poll loop waits in proportion to the job's age.
+        "submitted_at": round(jobs.utc_now().timestamp(), 3),
     }
 
 
