@@ -11,7 +11,8 @@ PYTEST_ARGS ?=
 .PHONY: demo test unit lint validate reliability bench build clean
 
 ## demo: run the pipeline locally (moto + the Dataflow emulator) on the bundled sample
-demo: $(VENV)/.installed
+## (installs only the [local] extra: what the local run needs, not the test tools)
+demo: $(VENV)/.installed-local
 	$(VENV)/bin/geocode-dataflow local demo
 
 ## test: the whole test suite, template and state machine validators included
@@ -43,9 +44,17 @@ build: $(SAM_VENV)/.installed
 	SAM_CLI_TELEMETRY=0 PYENV_VERSION=3.12.1:$$(pyenv version-name 2>/dev/null || echo system) $(SAM) build
 
 $(VENV)/.installed: pyproject.toml
+	@echo "Installing the project with its test tools ([dev] extra) into $(VENV) ..."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@ $(VENV)/.installed-local
+
+$(VENV)/.installed-local: pyproject.toml
+	@echo "Installing the project and the local run ([local] extra) into $(VENV) ..."
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[local]"
 	touch $@
 
 $(SAM_VENV)/.installed:
