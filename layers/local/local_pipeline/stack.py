@@ -166,6 +166,9 @@ class LocalPipeline:
             json={"stepfunctions": {"execute_state_machine": True}},
             timeout=10,
         ).raise_for_status()
+        # moto's configuration is per process: leave it as found (a later mock_aws in the same
+        # process would otherwise look for its state machines in the interpreter's backend).
+        self._stack.callback(self._execute_state_machines, False)
         self._stack.enter_context(self.lambdas.patched())
         self._stack.callback(self.lambdas.close)  # before the moto server stops
         # Not setStream(): it flushes the old stream, which a test runner may have closed. The
@@ -184,6 +187,16 @@ class LocalPipeline:
         # emulator answer from it) for a fraction of a second, which would bunch requests.
         gc.collect()
         gc.freeze()
+
+    def _execute_state_machines(self, on: bool) -> None:
+        try:
+            requests.post(
+                f"{self.aws_endpoint}/moto-api/config",
+                json={"stepfunctions": {"execute_state_machine": on}},
+                timeout=10,
+            )
+        except requests.RequestException:
+            pipeline_logger.warning("Could not reset moto's configuration", exc_info=True)
 
     def _reset_quietly(self) -> None:
         try:
