@@ -69,6 +69,22 @@ class ProtocolError(DataflowServiceError, PermanentError):
     """The service answered something this client cannot read."""
 
 
+class ResponseTooLargeError(ProtocolError):
+    """The provider's answer is bigger than this client reads: a status answer of hundreds of MB,
+    a result set beyond ``max_result_bytes``, a gzip body expanding without end. Reading it again
+    would not make it smaller."""
+
+
+class ResponseTooDeepError(ProtocolError):
+    """The provider's JSON or XML answer nests deeper than any real answer (a parser bomb)."""
+
+
+class DeadlineExceededError(ServiceUnavailableError):
+    """The provider did not finish answering within the call's deadline (a stream that never
+    ends, a byte every few seconds): per-read timeouts cannot catch that; a later call may fare
+    better."""
+
+
 class InsecureEndpointError(PermanentError):
     """Refusing to send the key over plain http to a host that is not loopback."""
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from datetime import UTC, datetime
 
 import pytest
 from client_fakes import fixture_bytes
 from geocode_dataflow.client import clean_url, parse_date, parse_envelope, parse_job_response
-from geocode_dataflow.errors import ProtocolError
+from geocode_dataflow.errors import ProtocolError, ResponseTooDeepError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -371,3 +372,88 @@ def test_parse_date_formats(text, expected):
 )
 def test_clean_url_strips_whitespace_and_keys(raw, expected):
     assert clean_url(raw) == expected
+
+
+# --- answers no honest service gives ----------------------------------------------------------
+
+KEY = "unit-test-key-3c1d9a"
+
+
+def test_parse_refuses_json_nested_past_the_recursion_limit_by_name():
+    with pytest.raises(ResponseTooDeepError):
+        parse_envelope(b'{"a":' * 300_000 + b"1" + b"}" * 300_000)
+
+
+def test_parse_reads_json_nested_as_deep_as_real_answers_are():
+    nested = {"statusCode": 200, "x": [[[[[[[[[[{"y": 1}]]]]]]]]]]}
+    assert parse_envelope(json.dumps(nested).encode()).status_code == 200
+
+
+@pytest.mark.parametrize("inside", [False, True], ids=["bare", "inside-the-response"])
+def test_parse_refuses_deep_xml_before_building_it(inside):
+    deep = b"<a>" * 200_000 + b"</a>" * 200_000
+    if inside:
+        deep = b"<Response><StatusCode>200</StatusCode>" + deep + b"</Response>"
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResponseTooDeepError):
+            parse_envelope(deep)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024  # the tree of 200,000 elements would take tens of MB
+
+
+def test_parse_ignores_elements_deeper_than_the_readers_look():
+    padding = "<x>" * 40 + "ignored" + "</x>" * 40
+    document = (
+        "<Response><StatusCode>200</StatusCode><ResourceSets><ResourceSet><Resources>"
+        f"<DataflowJob><Id>j1</Id><Status>Completed<b>{padding}</b></Status></DataflowJob>"
+        "</Resources></ResourceSet></ResourceSets></Response>"
+    )
+    (job,) = parse_job_response(document.encode())
+    assert (job.id, job.status) == ("j1", "Completed")
+
+
+@pytest.mark.parametrize("kind", ["json", "xml"])
+def test_parse_scrubs_the_key_from_every_text_the_service_echoes(kind):
+    said = f"key {KEY} refused at https://h/x?key={KEY}"
+    if kind == "json":
+        resource = {
+            "id": "j1",
+            "status": "Aborted",
+            "errorMessage": said,
+            "description": said,
+            "links": [{"role": "self", "url": f"https://h/Geocode/{KEY}"}],
+        }
+        body = json.dumps(
+            {
+                "statusCode": 200,
+                "statusDescription": said,
+                "traceId": said,
+                "errorDetails": [said],
+                "resourceSets": [{"resources": [resource]}],
+            }
+        ).encode()
+    else:
+        body = (
+            f"<Response><StatusDescription>{said}</StatusDescription><TraceId>{said}</TraceId>"
+            f"<ErrorDetails><string>{said}</string></ErrorDetails><ResourceSets><ResourceSet>"
+            f"<Resources><DataflowJob><Id>j1</Id><Status>Aborted</Status>"
+            f"<ErrorMessage>{said}</ErrorMessage><Description>{said}</Description>"
+            f'<Link role="self">https://h/Geocode/{KEY}</Link></DataflowJob></Resources>'
+            "</ResourceSet></ResourceSets></Response>"
+        ).encode()
+
+    envelope = parse_envelope(body, None, [KEY])
+
+    assert KEY not in repr(envelope)
+    assert envelope.jobs[0].error_message == "key *** refused at https://h/x?key=***"
+
+
+def test_parse_scrubs_key_parameters_even_without_the_key():
+    (job,) = parse_job_response(
+        json.dumps({"resourceSets": [{"resources": [{"id": "j", "errorMessage": "u?key=abc"}]}]})
+    )
+    assert job.error_message == "u?key=***"

@@ -151,6 +151,8 @@ def test_logs_never_show_the_key(fake_service, make_client, caplog):
         json_reply(201, envelope(201, job_resource(JOB_ID))),
     )
     caplog.set_level(logging.DEBUG)
+    # The CLI's logging setup (run by other tests in this process) quiets urllib3.
+    caplog.set_level(logging.DEBUG, logger="urllib3")
 
     client = make_client()
     client.get_job(JOB_ID)

@@ -4,10 +4,12 @@ back in Data Schema v2.0 terms, and how each kind of failure is reported."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
+import requests
 from geocode_dataflow.errors import (
     AuthenticationError,
     ProviderThrottledError,
@@ -21,22 +23,24 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "azure_maps"
 KEY = "azure-secret-key-value"
 
 
-class FakeResponse:
-    def __init__(self, status: int, body) -> None:
-        self.status_code = status
-        self._body = body
-        self.text = json.dumps(body)
+def FakeResponse(status: int, body) -> requests.Response:  # noqa: N802 - reads as the class it fakes
+    """A real ``requests.Response`` over an in-memory body, as a streamed answer arrives."""
+    response = requests.Response()
+    response.status_code = status
+    response.headers["Content-Type"] = "application/json"
+    response.raw = io.BytesIO(json.dumps(body).encode())
+    return response
 
-    def json(self):
-        return self._body
 
+class FakeSession(requests.Session):
+    """A session that answers from a list instead of the network."""
 
-class FakeSession:
-    def __init__(self, *responses: FakeResponse) -> None:
+    def __init__(self, *responses: requests.Response) -> None:
+        super().__init__()
         self.responses = list(responses)
         self.sent: list[dict] = []
 
-    def post(self, url, params, json, headers, timeout, allow_redirects=True):  # noqa: A002
+    def post(self, url, params, json, headers, timeout, stream=False, allow_redirects=True):  # noqa: A002
         self.sent.append(
             {
                 "url": url,
@@ -53,7 +57,7 @@ def fixture(name: str):
     return json.loads((FIXTURES / name).read_text())
 
 
-def geocoder(*responses: FakeResponse) -> tuple[AzureMapsGeocoder, FakeSession]:
+def geocoder(*responses: requests.Response) -> tuple[AzureMapsGeocoder, FakeSession]:
     session = FakeSession(*responses)
     return AzureMapsGeocoder(KEY, endpoint="http://127.0.0.1:9", session=session), session
 
@@ -222,3 +226,15 @@ def test_batch_key_groups_by_kind_and_culture():
     assert azure.batch_key(forward) == ("forward", "fr-fr")
     assert azure.batch_key(default) == ("forward", "en-us")
     assert azure.batch_key(reverse) == ("reverse", "en-us")
+
+
+def test_a_shared_session_keeps_its_guarded_adapter_and_pool():
+    from geocode_dataflow.client.transport import GuardedAdapter
+
+    session = requests.Session()
+    AzureMapsGeocoder(KEY, endpoint="http://127.0.0.1:9", session=session)
+    adapter = session.get_adapter("https://atlas.microsoft.com")
+    AzureMapsGeocoder(KEY, endpoint="http://127.0.0.1:9", session=session)
+
+    assert isinstance(adapter, GuardedAdapter)
+    assert session.get_adapter("https://atlas.microsoft.com") is adapter

@@ -7,6 +7,11 @@ is followed on the endpoint's origin with the same path and query, so a response
 steer the key to a host the caller did not choose.
 
 Create Job and POST retries: see ``create_job``. GET retries: see ``transport``.
+
+Bounds: every exchange ends within ``deadline`` seconds (a result-set download within
+``download_deadline``), an answer read whole is at most ``transport.MAX_ANSWER_BYTES``, and a
+result set at most ``max_result_bytes`` once unpacked, gunzipped in bounded pieces as it streams.
+What the service says is scrubbed of the key before it reaches a job, an error or a log.
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ from geocode_dataflow.client.security import Secret, check_endpoint, install_log
 from geocode_dataflow.client.upload import GZIP_MAGIC, ZIP_MAGIC, prepare_upload
 from geocode_dataflow.errors import (
     DataflowServiceError,
+    DeadlineExceededError,
     JobNotFoundError,
     ProtocolError,
+    ResponseTooLargeError,
     ServiceUnavailableError,
     TransientError,
 )
@@ -43,6 +50,17 @@ RESULT_SETS = ("succeeded", "failed")
 LOGGER_NAME = "geocode_dataflow.client"
 # Status polls that may fail in a row before wait_for_job gives up (the toolkit allows 3).
 MAX_FAILED_POLLS = 3
+# One exchange whose answer is read whole: an upload at the 300 MB limit, gzipped, fits over a
+# slow link; a status answer of a few KB normally takes well under a second.
+DEFAULT_DEADLINE_SECONDS = 300.0
+# One result-set download, first byte to last: 2 GB at 5 MB/s with room to spare. A caller with
+# a time limit of its own (a Lambda function) passes what it has left, to end with a named,
+# retryable error rather than be killed.
+DEFAULT_DOWNLOAD_DEADLINE_SECONDS = 600.0
+# A result set, unpacked: 10 KB per entity at the 200,000-entity limit, several times what five
+# responses per entity take. A gzip body expanding past it is a bomb, not a result.
+DEFAULT_MAX_RESULT_BYTES = 2 * 1024**3
+GUNZIP_PIECE = 1 << 20  # bytes of output per decompress step
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -65,17 +83,31 @@ class DataflowClient:
         retries: int = 5,
         backoff_factor: float = 0.5,
         session: requests.Session | None = None,
+        deadline: float = DEFAULT_DEADLINE_SECONDS,
+        download_deadline: float = DEFAULT_DOWNLOAD_DEADLINE_SECONDS,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
     ) -> None:
         """``session``: an existing ``requests.Session`` to use (e.g. for proxies or client
-        certificates); the client mounts its retrying adapter on it for http:// and https://."""
+        certificates); the client mounts its retrying adapter on it for http:// and https://.
+
+        ``timeout`` bounds each connect and each read; ``deadline`` a whole exchange (its
+        retries included) and ``download_deadline`` a whole result-set download, by the wall
+        clock (``DeadlineExceededError``). ``max_result_bytes`` caps a result set once unpacked
+        (``ResponseTooLargeError``).
+        """
         if not isinstance(key, str) or not key.strip():
             raise ValueError("a Bing Maps key is required")
         if retries < 0:
             raise ValueError("retries must be >= 0")
+        if not (deadline > 0 and download_deadline > 0 and max_result_bytes > 0):
+            raise ValueError("deadline, download_deadline and max_result_bytes must be > 0")
         self.endpoint = check_endpoint(endpoint)
         self.timeout = timeout
         self.retries = retries
         self.backoff_factor = backoff_factor
+        self.deadline = deadline
+        self.download_deadline = download_deadline
+        self.max_result_bytes = max_result_bytes
         self._key = Secret(key.strip())
         parts = urlsplit(self.endpoint)
         self._origin = (parts.scheme, parts.netloc)
@@ -142,29 +174,31 @@ class DataflowClient:
             while True:
                 error: Exception | None = None
                 response: requests.Response | None = None
-                try:
-                    response = self._request(
-                        "POST",
-                        url,
-                        params=params,
-                        data=body.payload(),
-                        headers={"Content-Type": body.content_type},
+                with transport.Deadline(self.deadline) as deadline:
+                    try:
+                        response = self._request(
+                            "POST",
+                            url,
+                            params=params,
+                            deadline=deadline,
+                            data=body.payload(),
+                            headers={"Content-Type": body.content_type},
+                        )
+                    except (requests.RequestException, transport.DeadlinePassed) as exc:
+                        note = "" if transport.nothing_was_sent(exc) else _MAYBE_CREATED
+                        error = self._transport_error(exc, "create job", deadline, note=note)
+                    if error is not None:
+                        raise error
+                    assert response is not None
+                    if 200 <= response.status_code < 300:
+                        return self._created_job(response, url, deadline)
+                    refused = response.status_code in transport.REFUSAL_STATUSES
+                    note = (
+                        "nothing was created"
+                        if refused
+                        else (_MAYBE_CREATED if response.status_code >= 500 else "")
                     )
-                except requests.RequestException as exc:
-                    note = "" if transport.nothing_was_sent(exc) else _MAYBE_CREATED
-                    error = self._transport_error(exc, "create job", note=note)
-                if error is not None:
-                    raise error
-                assert response is not None
-                if 200 <= response.status_code < 300:
-                    return self._created_job(response, url)
-                refused = response.status_code in transport.REFUSAL_STATUSES
-                note = (
-                    "nothing was created"
-                    if refused
-                    else (_MAYBE_CREATED if response.status_code >= 500 else "")
-                )
-                error = self._status_error(response, "create job", note=note)
+                    error = self._status_error(response, "create job", note=note)
                 if not refused or attempt >= self.retries:
                     raise error
                 delay = transport.refusal_delay(response, attempt, self.backoff_factor)
@@ -182,15 +216,23 @@ class DataflowClient:
     def get_job(self, job_id_or_url: str | DataflowJob) -> DataflowJob:
         """The job's current state, by id, by its ``self`` URL, or from a job returned earlier."""
         url = self._status_url(job_id_or_url)
-        response = self._send("GET", url, params={"output": "json"}, operation="get job status")
-        return self._single_job(response, "get job status")
+        with transport.Deadline(self.deadline) as deadline:
+            response = self._send(
+                "GET", url, params={"output": "json"}, operation="get job status", deadline=deadline
+            )
+            return self._single_job(response, "get job status", deadline)
 
     def list_jobs(self) -> list[DataflowJob]:
         """Every job of the account from the last 15 days, pending ones first (ListJobs)."""
-        response = self._send(
-            "GET", f"{self.endpoint}/ListJobs", params={"output": "json"}, operation="list jobs"
-        )
-        envelope = self._parse(response, "list jobs")
+        with transport.Deadline(self.deadline) as deadline:
+            response = self._send(
+                "GET",
+                f"{self.endpoint}/ListJobs",
+                params={"output": "json"},
+                operation="list jobs",
+                deadline=deadline,
+            )
+            envelope = self._parse(response, "list jobs", deadline)
         return list(envelope.jobs)
 
     def wait_for_job(
@@ -247,13 +289,19 @@ class DataflowClient:
         read lazily. Results are always plain: a ``Content-Encoding: gzip``, a raw gzip body or a
         zip archive (first entry, as the toolkit reads it) is unpacked on the way.
         Raises ``JobNotFoundError`` when the job has no such set (a set with no entities has no
-        link) or the service no longer has it (14-day retention).
+        link) or the service no longer has it (14-day retention); ``ResponseTooLargeError``
+        past ``max_result_bytes`` and ``DeadlineExceededError`` past ``download_deadline``
+        while streaming.
         """
         url = self._output_url(job, which)
-        response = self._open_download(url, f"download the {which.lower()} results of job {job.id}")
-        return self._unpacked(
-            response, chunk_size, f"download the {which.lower()} results of job {job.id}"
-        )
+        operation = f"download the {which.lower()} results of job {job.id}"
+        deadline = transport.Deadline(self.download_deadline)
+        try:
+            response = self._open_download(url, operation, deadline)
+        except BaseException:
+            deadline.close()
+            raise
+        return self._unpacked(response, chunk_size, operation, deadline)
 
     def download_results(self, job: DataflowJob, which: str, sink: BinaryIO) -> int:
         """Writes a result set to ``sink``; returns the number of bytes written.
@@ -283,10 +331,15 @@ class DataflowClient:
         params = {"output": "json"}
         if job_id:
             params["jobId"] = job_id
-        response = self._send(
-            "GET", url, params=params, operation="create a data source download job"
-        )
-        return self._created_job(response, url)
+        with transport.Deadline(self.deadline) as deadline:
+            response = self._send(
+                "GET",
+                url,
+                params=params,
+                operation="create a data source download job",
+                deadline=deadline,
+            )
+            return self._created_job(response, url, deadline)
 
     def get_datasource_download(self, job_or_url: DataflowJob | str) -> DataflowJob:
         """The state of a Data Source Download job, from the job returned by create or its URL."""
@@ -304,21 +357,29 @@ class DataflowClient:
     # --- requests ------------------------------------------------------------------------------
 
     def _request(
-        self, method: str, url: str, *, params: dict[str, str], stream: bool = False, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, str],
+        deadline: transport.Deadline,
+        **kwargs: Any,
     ) -> requests.Response:
+        """Sends the request and reads the headers; the body is left to the caller (streamed)."""
         target = self._on_endpoint(url)
         query = dict(params)
         query["key"] = self._key.reveal()
         started = time.monotonic()
-        response = self._session.request(
-            method,
-            target,
-            params=query,
-            timeout=self.timeout,
-            stream=stream,
-            allow_redirects=False,
-            **kwargs,
-        )
+        with deadline.watching():
+            response = self._session.request(
+                method,
+                target,
+                params=query,
+                timeout=self.timeout,
+                stream=True,
+                allow_redirects=False,
+                **kwargs,
+            )
         logger.debug(
             "%s %s -> %d (%.2f s)",
             method,
@@ -329,14 +390,20 @@ class DataflowClient:
         return response
 
     def _send(
-        self, method: str, url: str, *, params: dict[str, str], operation: str, stream: bool = False
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, str],
+        operation: str,
+        deadline: transport.Deadline,
     ) -> requests.Response:
         """A request whose non-2xx answers and transport failures become taxonomy errors."""
         error: Exception | None = None
         try:
-            response = self._request(method, url, params=params, stream=stream)
-        except requests.RequestException as exc:
-            error = self._transport_error(exc, operation)
+            response = self._request(method, url, params=params, deadline=deadline)
+        except (requests.RequestException, transport.DeadlinePassed) as exc:
+            error = self._transport_error(exc, operation, deadline)
         # Raised outside the except block on purpose: requests' exceptions hold the URL with the
         # key, and an exception raised inside the block would keep them as __context__.
         if error is not None:
@@ -345,17 +412,40 @@ class DataflowClient:
             return response
         raise self._status_error(response, operation)
 
+    def _read(
+        self, response: requests.Response, operation: str, deadline: transport.Deadline
+    ) -> bytes:
+        """The whole (small) answer, bounded in size and by the deadline."""
+        error: Exception
+        try:
+            return transport.read_body(response, transport.MAX_ANSWER_BYTES, deadline, operation)
+        except (requests.RequestException, transport.DeadlinePassed) as exc:
+            error = self._transport_error(exc, operation, deadline)
+        raise error  # outside the except block: see _send
+
     def _transport_error(
-        self, exc: BaseException, operation: str, *, note: str = ""
+        self,
+        exc: BaseException,
+        operation: str,
+        deadline: transport.Deadline | None = None,
+        *,
+        note: str = "",
     ) -> ServiceUnavailableError:
         host = urlsplit(self.endpoint).netloc
-        timeout = self.timeout[1] if isinstance(self.timeout, tuple) else self.timeout
-        message = f"{operation} failed: {transport.describe_transport_failure(exc, host, timeout)}"
-        if self.retries and _retried(exc):
-            message += " (after retrying)"
+        cls = ServiceUnavailableError
+        if isinstance(exc, transport.DeadlinePassed) or (deadline is not None and deadline.passed):
+            cls = DeadlineExceededError
+            seconds = deadline.seconds if deadline is not None else self.deadline
+            message = f"{operation} failed: {host} did not finish answering within {seconds:g} s"
+        else:
+            timeout = self.timeout[1] if isinstance(self.timeout, tuple) else self.timeout
+            described = transport.describe_transport_failure(exc, host, timeout)
+            message = f"{operation} failed: {described}"
+            if self.retries and _retried(exc):
+                message += " (after retrying)"
         if note:
             message += f"; {note}"
-        return ServiceUnavailableError(redact(message, [self._key.reveal()]))
+        return cls(redact(message, [self._key.reveal()]))
 
     def _status_error(
         self, response: requests.Response, operation: str, *, note: str = ""
@@ -369,7 +459,9 @@ class DataflowClient:
                     status_code=response.status_code,
                 )
             body = transport.read_limited(response)
-            envelope = transport.envelope_or_empty(body, response.headers.get("Content-Type"))
+            envelope = transport.envelope_or_empty(
+                body, response.headers.get("Content-Type"), [self._key.reveal()]
+            )
         finally:
             response.close()
         return transport.error_for_status(
@@ -381,14 +473,17 @@ class DataflowClient:
             note=note,
         )
 
-    def _parse(self, response: requests.Response, operation: str) -> ResponseEnvelope:
+    def _parse(
+        self, response: requests.Response, operation: str, deadline: transport.Deadline
+    ) -> ResponseEnvelope:
         content_type = response.headers.get("Content-Type")
-        body = response.content
+        body = self._read(response, operation, deadline)
         error: ProtocolError | None = None
         try:
-            envelope = parse_envelope(body, content_type)
+            envelope = parse_envelope(body, content_type, [self._key.reveal()])
         except ProtocolError as exc:
-            error = ProtocolError(
+            # Same class (ResponseTooDeepError stays one), the operation's name in front.
+            error = type(exc)(
                 redact(f"{operation}: {exc}", [self._key.reveal()]),
                 status_code=response.status_code,
             )
@@ -405,8 +500,10 @@ class DataflowClient:
             )
         return envelope
 
-    def _single_job(self, response: requests.Response, operation: str) -> DataflowJob:
-        envelope = self._parse(response, operation)
+    def _single_job(
+        self, response: requests.Response, operation: str, deadline: transport.Deadline
+    ) -> DataflowJob:
+        envelope = self._parse(response, operation, deadline)
         if not envelope.jobs:
             raise ProtocolError(
                 f"{operation}: the response (HTTP {response.status_code}) carries no job resource",
@@ -415,17 +512,23 @@ class DataflowClient:
             )
         return envelope.jobs[0]
 
-    def _created_job(self, response: requests.Response, url: str) -> DataflowJob:
+    def _created_job(
+        self, response: requests.Response, url: str, deadline: transport.Deadline
+    ) -> DataflowJob:
         """The job from a 2xx create answer: the body's resource, else the ``Location`` header."""
         location = clean_url(response.headers.get("Location"))
         if location:
-            location = urljoin(url, location)
+            location = redact(urljoin(url, location), [self._key.reveal()])
         envelope: ResponseEnvelope | None = None
         unreadable: ProtocolError | None = None
         try:
-            envelope = self._parse(response, "create job")
+            envelope = self._parse(response, "create job", deadline)
         except ProtocolError as exc:
             unreadable = exc
+        except ServiceUnavailableError as exc:  # the answer broke off, or ran out of time
+            if not location:
+                raise type(exc)(f"{exc}; {_MAYBE_CREATED}") from None
+            unreadable = ProtocolError(str(exc))
         job = envelope.jobs[0] if envelope and envelope.jobs else None
         if job is None:
             if not location:
@@ -490,9 +593,11 @@ class DataflowClient:
 
     # --- downloads -----------------------------------------------------------------------------
 
-    def _open_download(self, url: str, operation: str) -> requests.Response:
+    def _open_download(
+        self, url: str, operation: str, deadline: transport.Deadline
+    ) -> requests.Response:
         try:
-            return self._send("GET", url, params={}, operation=operation, stream=True)
+            return self._send("GET", url, params={}, operation=operation, deadline=deadline)
         except JobNotFoundError:
             corrected = _fix_output_spelling(url)
             if corrected == url:
@@ -500,42 +605,59 @@ class DataflowClient:
         # Q12: some examples spell the output link ".../ouput/succeeded". It is followed as sent
         # first; only when that is not found is the correctly spelled path tried.
         logger.info("Result link %s not found; trying the /output/ spelling", redact(url))
-        return self._send("GET", corrected, params={}, operation=operation, stream=True)
+        return self._send("GET", corrected, params={}, operation=operation, deadline=deadline)
 
     def _unpacked(
-        self, response: requests.Response, chunk_size: int, operation: str
+        self,
+        response: requests.Response,
+        chunk_size: int,
+        operation: str,
+        deadline: transport.Deadline,
     ) -> Iterator[bytes]:
-        chunks = self._chunks(response, chunk_size, operation)
+        chunks = self._chunks(response, chunk_size, operation, deadline)
+        limit = self.max_result_bytes
         try:
             first = next(chunks, b"")
             rest = _prepend(first, chunks)
             if first.startswith(GZIP_MAGIC):
-                yield from _gunzip(rest)
+                yield from _gunzip(rest, limit, operation)
             elif first.startswith(ZIP_MAGIC):
-                yield from _unzip(rest)
+                yield from _unzip(rest, limit, operation)
             elif first:
                 yield from rest
         finally:
             response.close()
+            deadline.close()
 
     def _chunks(
-        self, response: requests.Response, chunk_size: int, operation: str
+        self,
+        response: requests.Response,
+        chunk_size: int,
+        operation: str,
+        deadline: transport.Deadline,
     ) -> Iterator[bytes]:
-        """The body (Content-Encoding already undone by requests), failures as taxonomy errors."""
+        """The body (Content-Encoding undone by urllib3 in bounded steps), at most
+        ``max_result_bytes``, failures as taxonomy errors."""
         stream = response.iter_content(chunk_size)
+        total = 0
         while True:
             error: Exception | None = None
             chunk = b""
             try:
                 chunk = next(stream)
             except StopIteration:
-                return
+                break
             except requests.RequestException as exc:
-                error = self._transport_error(exc, operation)
+                error = self._transport_error(exc, operation, deadline)
             if error is not None:
                 raise error
+            total += len(chunk)
+            if total > self.max_result_bytes:
+                raise _too_large(operation, self.max_result_bytes)
             if chunk:
                 yield chunk
+        if deadline.passed:  # a body delimited by the connection's close, cut by the watchdog
+            raise self._transport_error(transport.DeadlinePassed(), operation, deadline)
 
     def _download_to(self, open_stream: Callable[[], Iterator[bytes]], sink: IO[bytes]) -> int:
         seekable = _seekable(sink)
@@ -550,7 +672,8 @@ class DataflowClient:
                     written += len(chunk)
                 return written
             except ServiceUnavailableError as exc:
-                if attempt >= attempts:
+                # Out of time is not a broken connection: starting over would take as long.
+                if attempt >= attempts or isinstance(exc, DeadlineExceededError):
                     raise
                 logger.warning(
                     "Download interrupted after %d bytes (%s); starting over", written, exc
@@ -603,22 +726,36 @@ def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def _gunzip(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Raw gzip bodies (possibly several members), decompressed as they stream."""
+def _too_large(operation: str, limit: int) -> ResponseTooLargeError:
+    return ResponseTooLargeError(
+        f"{operation}: the result set is larger than {limit} bytes (max_result_bytes); "
+        "refusing to read more"
+    )
+
+
+def _gunzip(chunks: Iterator[bytes], limit: int, operation: str) -> Iterator[bytes]:
+    """Raw gzip bodies (possibly several members), decompressed as they stream, at most
+    ``GUNZIP_PIECE`` bytes per step (a 1 MB piece of a bomb would otherwise become 1 GB at
+    once) and ``limit`` bytes in all."""
     decompressor = zlib.decompressobj(31)
+    total = 0
     try:
         for chunk in chunks:
             data = chunk
-            while data:
-                if decompressor.eof:
-                    decompressor = zlib.decompressobj(31)
-                out = decompressor.decompress(data)
+            while True:
+                if decompressor.eof and data:
+                    decompressor = zlib.decompressobj(31)  # the next member
+                out = decompressor.decompress(data, GUNZIP_PIECE)
+                total += len(out)
+                if total > limit:
+                    raise _too_large(operation, limit)
                 if out:
                     yield out
-                data = decompressor.unused_data if decompressor.eof else b""
-        tail = decompressor.flush()
-        if tail:
-            yield tail
+                data = (
+                    decompressor.unused_data if decompressor.eof else decompressor.unconsumed_tail
+                )
+                if not data and len(out) < GUNZIP_PIECE:
+                    break  # this chunk is used up and no output is pending
     except zlib.error as exc:
         raise ProtocolError(
             f"the result body looked gzipped but is not valid gzip ({exc})"
@@ -627,8 +764,9 @@ def _gunzip(chunks: Iterator[bytes]) -> Iterator[bytes]:
         raise ProtocolError("the gzipped result body is truncated")
 
 
-def _unzip(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """A zip archive's first file (the toolkit's reading), via a spool since zip needs seeking."""
+def _unzip(chunks: Iterator[bytes], limit: int, operation: str) -> Iterator[bytes]:
+    """A zip archive's first file (the toolkit's reading), via a spool since zip needs seeking;
+    the archive is at most ``limit`` bytes (``_chunks``) and so is the file, read in pieces."""
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
         for chunk in chunks:
             spool.write(chunk)
@@ -643,5 +781,10 @@ def _unzip(chunks: Iterator[bytes]) -> Iterator[bytes]:
             entries = [info for info in archive.infolist() if not info.is_dir()]
             if not entries:
                 return
+            total = 0
             with archive.open(entries[0]) as member:
-                yield from iter(lambda: member.read(1 << 20), b"")
+                for piece in iter(lambda: member.read(GUNZIP_PIECE), b""):
+                    total += len(piece)
+                    if total > limit:
+                        raise _too_large(operation, limit)
+                    yield piece

@@ -6,6 +6,11 @@ examples (Q11, Q18), link names come as ``name`` or ``output`` (Q12), URLs carry
 ``xsi:nil`` under a wrong XSI namespace (Q9, Q16). A response that is not well-formed (Q17's
 ``<DownloadJob>`` closed by ``</DataflowJob>``, Q18's unterminated JSON string) is refused with
 ``ProtocolError`` rather than guessed at: a half-read job is worse than a clear error.
+
+No answer is trusted to be sane: JSON nested past the interpreter's recursion limit and XML
+nested past ``MAX_XML_DEPTH`` are refused (``ResponseTooDeepError``), and XML is read by expat
+into a tree of only the few levels the readers use. Every text kept from an answer
+has the key scrubbed out (``redact``): what a provider echoes is stored, logged and raised.
 """
 
 from __future__ import annotations
@@ -14,18 +19,19 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring as parse_xml
+from defusedxml.ElementTree import DefusedXMLParser
 
 from geocode_dataflow.client.model import DataflowJob, ResponseEnvelope
 from geocode_dataflow.client.security import redact
-from geocode_dataflow.errors import ProtocolError
+from geocode_dataflow.errors import ProtocolError, ResponseTooDeepError
 
 logger = logging.getLogger("geocode_dataflow.client")
 
@@ -33,6 +39,11 @@ _WHITESPACE = re.compile(r"\s+")
 _DOTNET_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 _LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
 _TRUE = {"true", "1"}
+
+# A job-resource answer nests 6 deep (Response/ResourceSets/ResourceSet/Resources/job/Link);
+# nothing real comes near this.
+MAX_XML_DEPTH = 64
+KEPT_XML_DEPTH = 6  # the deepest element the XML readers look at (a job's <Link>)
 
 
 def parse_job_response(body: bytes | str, content_type: str | None = None) -> list[DataflowJob]:
@@ -45,17 +56,23 @@ def parse_job_response(body: bytes | str, content_type: str | None = None) -> li
     return list(parse_envelope(body, content_type).jobs)
 
 
-def parse_envelope(body: bytes | str, content_type: str | None = None) -> ResponseEnvelope:
-    """The whole envelope: status code, trace id, ``errorDetails`` and the jobs."""
+def parse_envelope(
+    body: bytes | str, content_type: str | None = None, secrets: Iterable[str | None] = ()
+) -> ResponseEnvelope:
+    """The whole envelope: status code, trace id, ``errorDetails`` and the jobs.
+
+    Every text in it is ``redact``-ed: ``key=`` values always, and each of ``secrets`` (the
+    caller's key) wherever the provider echoed it (an ``ErrorMessage``, a detail, a link).
+    """
     if isinstance(body, str):
         body = body.encode("utf-8")
     kind = _sniff(body, content_type)
     if kind == "empty":
         return ResponseEnvelope()
     if kind == "json":
-        return _envelope_from_json(body)
+        return _scrubbed(_envelope_from_json(body), list(secrets))
     if kind == "xml":
-        return _envelope_from_xml(body)
+        return _scrubbed(_envelope_from_xml(body), list(secrets))
     raise ProtocolError(
         f"the service answered something that is neither JSON nor XML "
         f"({content_type or 'no content type'}, {len(body)} bytes, starting {_snippet(body)!r})"
@@ -108,14 +125,56 @@ def clean_url(value: Any) -> str | None:
     return url
 
 
+def json_document(body: bytes | str, what: str = "the service's") -> Any:
+    """``json.loads`` of an answer, its failures named.
+
+    ``json`` recurses once per level of nesting; an answer nested past the interpreter's
+    recursion limit (about 1,000 levels; real answers nest under 10) makes it raise
+    ``RecursionError``, which names no provider fault and which no retry policy knows: it is
+    ``ResponseTooDeepError`` here. An answer that is not JSON is ``ProtocolError``.
+    """
+    try:
+        return json.loads(body)
+    except RecursionError:
+        error = ResponseTooDeepError(f"{what} JSON answer is nested too deep to be read")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"{what} JSON response is not valid JSON ({exc})") from exc
+    raise error  # outside the except block: the RecursionError's traceback is no use to anyone
+
+
+def _scrubbed(envelope: ResponseEnvelope, secrets: list[str | None]) -> ResponseEnvelope:
+    def clean(text: str | None) -> str | None:
+        return redact(text, secrets) if text else text
+
+    jobs = tuple(
+        replace(
+            job,
+            id=redact(job.id, secrets),
+            status=clean(job.status),
+            description=clean(job.description),
+            error_message=clean(job.error_message),
+            self_url=clean(job.self_url),
+            output_urls={name: redact(url, secrets) for name, url in job.output_urls.items()},
+            name=clean(job.name),
+            resource_type=clean(job.resource_type),
+        )
+        for job in envelope.jobs
+    )
+    return replace(
+        envelope,
+        status_description=clean(envelope.status_description),
+        authentication_result_code=clean(envelope.authentication_result_code),
+        trace_id=clean(envelope.trace_id),
+        error_details=tuple(redact(detail, secrets) for detail in envelope.error_details),
+        jobs=jobs,
+    )
+
+
 # --- JSON -------------------------------------------------------------------------------------
 
 
 def _envelope_from_json(body: bytes) -> ResponseEnvelope:
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolError(f"the service's JSON response is not valid JSON ({exc})") from exc
+    document = json_document(body)
     if not isinstance(document, Mapping):
         raise ProtocolError(
             f"the service's JSON response is a {type(document).__name__}, not an object"
@@ -187,9 +246,48 @@ def _job_from_json(resource: Any) -> DataflowJob | None:
 # --- XML --------------------------------------------------------------------------------------
 
 
+class _ShallowTree:
+    """An expat target building only the top ``KEPT_XML_DEPTH`` levels (all the readers use),
+    and refusing a document nested deeper than ``MAX_XML_DEPTH``: 3 million nested elements
+    would otherwise become a tree of most of a GB."""
+
+    def __init__(self) -> None:
+        self._builder = TreeBuilder()
+        self._depth = 0
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        self._depth += 1
+        if self._depth > MAX_XML_DEPTH:
+            raise ResponseTooDeepError(
+                f"the service's XML answer nests deeper than {MAX_XML_DEPTH} levels; "
+                "refusing to parse it"
+            )
+        if self._depth <= KEPT_XML_DEPTH:
+            self._builder.start(tag, attrs)
+
+    def end(self, tag: str) -> None:
+        if self._depth <= KEPT_XML_DEPTH:
+            self._builder.end(tag)
+        self._depth -= 1
+
+    def data(self, text: str) -> None:
+        if self._depth <= KEPT_XML_DEPTH:
+            self._builder.data(text)
+
+    def close(self) -> Element:
+        return self._builder.close()
+
+
+def _parse_xml(body: bytes) -> Element:
+    parser = DefusedXMLParser(target=_ShallowTree(), forbid_dtd=True)
+    parser.feed(body)
+    root: Element = parser.close()
+    return root
+
+
 def _envelope_from_xml(body: bytes) -> ResponseEnvelope:
     try:
-        root = parse_xml(body, forbid_dtd=True)
+        root = _parse_xml(body)
     except ParseError as exc:
         raise ProtocolError(f"the service's XML response is not well-formed XML ({exc})") from exc
     except DefusedXmlException as exc:

@@ -17,8 +17,9 @@ from geocode_dataflow.errors import InsecureEndpointError
 
 REDACTED = "***"
 
-# `key=` in a query string, up to the next separator: the value is whatever the caller sent.
-_KEY_PARAM = re.compile(r"(?i)([?&;]key=)[^&#\s'\"<>)]*")
+# `key=` (Bing) or `subscription-key=` (Azure) in a query string, up to the next separator: the
+# value is whatever the caller sent. A backslash ends it too, so that a JSON text stays JSON.
+_KEY_PARAM = re.compile(r"(?i)([?&;](?:subscription-)?key=)[^&#\s'\"<>)\\]*")
 
 # urllib3 logs full request URLs (path + query) at DEBUG, and at WARNING when it retries a
 # broken connection; requests has a logger too. Their records pass through the filter below.

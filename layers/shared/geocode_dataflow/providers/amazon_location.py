@@ -14,16 +14,33 @@ by filtering the answers:
   and always a filter on the mapped EntityType.
 
 An entity left with no answer is a no-match (Success, no response), as at the Dataflow service.
+
+botocore signs, serialises and parses; it reads an answer whole, with no size cap and no bound
+on the exchange as a whole (only each read's), and its parser makes an empty answer of one that
+is not JSON or was cut short. So the adapter sends botocore's signed requests itself, on
+botocore's ``before-send`` event (the hook botocore offers for supplying a response), through
+the transport the other providers use: each exchange ends within ``deadline`` seconds
+(``DeadlineExceededError``), an answer is at most ``MAX_ANSWER_BYTES``
+(``ResponseTooLargeError``), is not nested too deep to be read (``ResponseTooDeepError``), and a success that is not a JSON object is a transient error, not a
+no-match. TLS and proxies are then requests' (its environment variables), not botocore's.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import requests
+
+from geocode_dataflow.client import transport
+from geocode_dataflow.client.parsing import json_document
+from geocode_dataflow.client.security import redact
 from geocode_dataflow.errors import (
     AuthenticationError,
+    DeadlineExceededError,
     PermanentError,
+    ProtocolError,
     ProviderThrottledError,
+    ResponseTooDeepError,
     ServiceUnavailableError,
 )
 from geocode_dataflow.providers.mapping import EntityFault, clean, coordinate, number_text
@@ -45,6 +62,11 @@ MAX_COMPONENT = 100
 CONFIDENCES = ("Low", "Medium", "High")
 _RANK = {c.casefold(): i for i, c in enumerate(CONFIDENCES)}
 AMBIGUITY = 0.02  # two answers this close in MatchScores.Overall, with different titles
+# A Places answer holds at most 100 results of about 2 KB: 200 KB. Anything near this is not one.
+MAX_ANSWER_BYTES = transport.MAX_ANSWER_BYTES
+DEFAULT_TIMEOUT = (5.0, 15.0)  # connect, each read
+DEFAULT_DEADLINE_SECONDS = 30.0  # one exchange; Places answers take well under a second
+_SEND_HANDLER_ID = "geocode-dataflow-bounded-send"
 
 ENTITY_TYPES = {
     "PointAddress": "Address",
@@ -83,9 +105,28 @@ class AmazonLocationGeocoder:
     name = NAME
     batch_size = 1
 
-    def __init__(self, client: Any, *, intended_use: str = "Storage") -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        intended_use: str = "Storage",
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE_SECONDS,
+        pool_size: int = 10,
+    ) -> None:
+        """``client``: a boto3 ``geo-places`` client; its requests are sent by this adapter (see
+        the module's docstring), ``timeout`` bounding each connect and read, ``deadline`` each
+        exchange, with up to ``pool_size`` connections kept."""
         self._client = client
         self._intended_use = intended_use
+        self._timeout = timeout
+        self._deadline = deadline
+        self._http = requests.Session()
+        self._http.headers.clear()  # botocore's signed headers and no others
+        transport.mount_guarded_adapter(self._http, pool_maxsize=pool_size)
+        client.meta.events.register(
+            "before-send.geo-places", self._send, unique_id=_SEND_HANDLER_ID
+        )
 
     @classmethod
     def from_config(cls, config: Any) -> AmazonLocationGeocoder:
@@ -93,16 +134,13 @@ class AmazonLocationGeocoder:
         from botocore.config import Config
 
         # One attempt per call: every retry goes back through the shared rate limiter.
-        client_config = Config(
-            retries={"total_max_attempts": 1, "mode": "standard"},
-            connect_timeout=5,
-            read_timeout=15,
-            max_pool_connections=max(10, 2 * int(getattr(config, "request_concurrency", 4))),
-        )
         client = boto3.client(
-            "geo-places", endpoint_url=config.places_endpoint or None, config=client_config
+            "geo-places",
+            endpoint_url=config.places_endpoint or None,
+            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
         )
-        return cls(client, intended_use=config.intended_use)
+        pool_size = max(10, 2 * int(getattr(config, "request_concurrency", 4)))
+        return cls(client, intended_use=config.intended_use, pool_size=pool_size)
 
     def batch_key(self, entity: GeocodeEntity) -> str:
         return "any"  # one entity per request: nothing to group
@@ -127,6 +165,7 @@ class AmazonLocationGeocoder:
         return entity
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        """One request; our own errors (raised by ``_send``) pass through botocore unchanged."""
         from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
         try:
@@ -135,10 +174,42 @@ class AmazonLocationGeocoder:
             raise _translate(exc) from None
         except ParamValidationError as exc:  # refused before sending: the entity's values
             raise EntityFault(" ".join(str(exc).split())) from None
-        except BotoCoreError as exc:  # timeouts, connection errors
+        except BotoCoreError as exc:  # anything else botocore itself could not do
             raise ServiceUnavailableError(
                 f"Amazon Location could not be reached ({type(exc).__name__})"
             ) from None
+
+    def _send(self, request: Any, **_: Any) -> Any:
+        """botocore's ``before-send``: the signed request, sent through the bounded transport;
+        the answer is handed back to botocore, which parses it."""
+        from botocore.awsrequest import AWSResponse
+
+        failure: Exception | None = None
+        with transport.Deadline(self._deadline) as deadline:
+            try:
+                with deadline.watching():
+                    response = self._http.request(
+                        request.method,
+                        request.url,
+                        headers=dict(request.headers.items()),
+                        data=request.body,
+                        timeout=self._timeout,
+                        stream=True,
+                        allow_redirects=False,
+                    )
+                succeeded = 200 <= response.status_code < 300
+                if succeeded:
+                    body = transport.read_body(
+                        response, MAX_ANSWER_BYTES, deadline, "Amazon Location"
+                    )
+                else:
+                    body = transport.read_limited(response)
+            except (requests.RequestException, transport.DeadlinePassed) as exc:
+                failure = _failure(exc, deadline)
+        if failure is not None:
+            raise failure  # outside the except block: requests' exceptions hold the URL
+        _check_answer(body, succeeded)
+        return AWSResponse(request.url, response.status_code, response.headers, _ReadBody(body))
 
     # ------------------------------------------------------------------ forward
     def _forward(self, request: GeocodeRequest, *, text_format: bool) -> list[GeocodeResponse]:
@@ -250,15 +321,51 @@ class AmazonLocationGeocoder:
         return responses[:wanted]
 
 
+class _ReadBody:
+    """An answer already read, in the shape botocore reads a body from (``stream()``)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self._data
+
+
+def _check_answer(body: bytes, succeeded: bool) -> None:
+    """Refuse what botocore's parser would choke on (``RecursionError``) or take for nothing
+    (a success that is not a JSON object). An error answer need not be JSON: botocore then
+    names the error by its status."""
+    document: Any = None
+    try:
+        document = json_document(body, "Amazon Location's") if body.strip() else None
+    except ResponseTooDeepError:
+        raise
+    except ProtocolError:
+        pass
+    if succeeded and not isinstance(document, dict):
+        raise ServiceUnavailableError(
+            "Amazon Location answered something that is not a JSON object"
+        )
+
+
+def _failure(exc: BaseException, deadline: transport.Deadline) -> Exception:
+    if isinstance(exc, transport.DeadlinePassed) or deadline.passed:
+        return DeadlineExceededError(
+            f"Amazon Location did not finish answering within {deadline.seconds:g} s"
+        )
+    return ServiceUnavailableError(f"Amazon Location could not be reached ({type(exc).__name__})")
+
+
 # ---------------------------------------------------------------------- errors
 def _translate(exc: Any) -> Exception:
     error = exc.response.get("Error", {})
-    code = str(error.get("Code", ""))
+    code = redact(str(error.get("Code", "")))
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    message = str(error.get("Message") or exc.response.get("Message") or code)
+    message = redact(str(error.get("Message") or exc.response.get("Message") or code))
     if code == "ValidationException" or status == 400:
         fields = exc.response.get("FieldList") or []
         details = "; ".join(f"{f.get('Name')}: {f.get('Message')}" for f in fields if f.get("Name"))
+        details = redact(details)
         return EntityFault(f"{message} ({details})" if details else message)
     if code == "ThrottlingException" or status == 429:
         return ProviderThrottledError(f"Amazon Location throttled the request: {message}")

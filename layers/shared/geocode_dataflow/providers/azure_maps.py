@@ -11,6 +11,12 @@ that entity with Azure's code and message; an empty feature list is a no-match.
 
 429 and 5xx are transient (the chunk step retries them through the shared rate limiter); a 408
 (the batch ran over Azure's 60 seconds) asks for the batch to be halved; 401/403 fail the job.
+
+Azure is not trusted to answer sanely: a batch exchange ends within ``deadline`` seconds
+(``DeadlineExceededError``), its answer is at most ``MAX_BATCH_ANSWER_BYTES``
+(``ResponseTooLargeError``) and must not be nested too deep to be read
+(``ResponseTooDeepError``). The key is scrubbed from the whole answer before it is read, so no
+message, FaultReason or field can carry it.
 """
 
 from __future__ import annotations
@@ -19,11 +25,16 @@ from typing import Any
 
 import requests
 
+from geocode_dataflow.client import transport
+from geocode_dataflow.client.parsing import json_document
 from geocode_dataflow.client.security import check_endpoint, redact
 from geocode_dataflow.errors import (
     AuthenticationError,
+    DeadlineExceededError,
     PermanentError,
+    ProtocolError,
     ProviderThrottledError,
+    ResponseTooDeepError,
     ServiceUnavailableError,
     SplitBatchError,
 )
@@ -43,6 +54,10 @@ NAME = "AzureMaps"
 DEFAULT_ENDPOINT = "https://atlas.microsoft.com"
 DEFAULT_API_VERSION = "2026-01-01"
 BATCH_SIZE = 100
+# 100 items of at most 20 features of about 1.5 KB each is 3 MB; real answers are far smaller.
+MAX_BATCH_ANSWER_BYTES = 16 * 1024 * 1024
+# Azure ends a synchronous batch after 60 s (a 408); the exchange as a whole gets a margin more.
+DEFAULT_DEADLINE_SECONDS = 90.0
 CONFIDENCES = ("Low", "Medium", "High")
 _RANK = {c.casefold(): i for i, c in enumerate(CONFIDENCES)}
 _CODE_ORDER = {"ambiguous": 0, "good": 1, "uphierarchy": 2}
@@ -77,12 +92,16 @@ class AzureMapsGeocoder:
         api_version: str = DEFAULT_API_VERSION,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (5.0, 75.0),
+        deadline: float = DEFAULT_DEADLINE_SECONDS,
     ) -> None:
+        """``timeout`` bounds each connect and read, ``deadline`` a whole batch exchange."""
         self._key = key
         self._endpoint = check_endpoint(endpoint.rstrip("/"))
         self._api_version = api_version
         self._session = session or requests.Session()
+        transport.mount_guarded_adapter(self._session)
         self._timeout = timeout
+        self._deadline = deadline
 
     def __repr__(self) -> str:  # never the key
         return f"AzureMapsGeocoder(endpoint={self._endpoint!r}, api_version={self._api_version!r})"
@@ -122,25 +141,28 @@ class AzureMapsGeocoder:
         return ((request.culture if request else None) or "en-US").strip() or "en-US"
 
     def _post(self, path: str, items: list[dict[str, Any]], culture: str) -> list[dict[str, Any]]:
-        try:
-            response = self._session.post(
-                f"{self._endpoint}/{path}",
-                params={"api-version": self._api_version},
-                json={"batchItems": items},
-                headers={"subscription-key": self._key, "Accept-Language": culture},
-                timeout=self._timeout,
-                allow_redirects=False,  # a redirect would carry the key header elsewhere
-            )
-        except requests.Timeout:
-            raise SplitBatchError("Azure Maps did not answer the batch in time") from None
-        except requests.RequestException as exc:
-            raise ServiceUnavailableError(
-                f"Azure Maps could not be reached ({type(exc).__name__})"
-            ) from None
-        status = response.status_code
-        if status == 200:
-            return self._items(response, len(items))
-        message = redact(_error_message(response), [self._key])
+        with transport.Deadline(self._deadline) as deadline:
+            failure: Exception | None = None
+            try:
+                with deadline.watching():
+                    response = self._session.post(
+                        f"{self._endpoint}/{path}",
+                        params={"api-version": self._api_version},
+                        json={"batchItems": items},
+                        headers={"subscription-key": self._key, "Accept-Language": culture},
+                        timeout=self._timeout,
+                        stream=True,  # read by read_body, bounded
+                        allow_redirects=False,  # a redirect would carry the key header elsewhere
+                    )
+            except (requests.RequestException, transport.DeadlinePassed) as exc:
+                failure = _failure(exc, deadline)
+            if failure is not None:
+                raise failure
+            status = response.status_code
+            if status == 200:
+                return self._items(self._answer(response, deadline), len(items))
+            body = transport.read_limited(response)
+        message = redact(_error_message(body, status), [self._key])
         if status == 408:
             raise SplitBatchError(f"Azure Maps timed out on the batch: {message}", status_code=408)
         if status == 429:
@@ -159,14 +181,27 @@ class AzureMapsGeocoder:
             )
         raise PermanentError(f"Azure Maps refused the batch ({status}): {message}")
 
-    @staticmethod
-    def _items(response: requests.Response, expected: int) -> list[dict[str, Any]]:
+    def _answer(self, response: requests.Response, deadline: transport.Deadline) -> Any:
+        """The batch answer, bounded, scrubbed of the key, parsed."""
+        failure: Exception | None = None
         try:
-            body = response.json()
-        except ValueError:
-            raise ServiceUnavailableError(
-                "Azure Maps answered something that is not JSON"
-            ) from None
+            raw = transport.read_body(
+                response, MAX_BATCH_ANSWER_BYTES, deadline, "Azure Maps batch"
+            )
+        except (requests.RequestException, transport.DeadlinePassed) as exc:
+            failure = _failure(exc, deadline)
+        if failure is not None:
+            raise failure  # outside the except block: requests' exceptions hold the URL
+        try:
+            return json_document(redact(raw.decode("utf-8"), [self._key]), "Azure Maps'")
+        except ResponseTooDeepError:
+            raise
+        except (ProtocolError, UnicodeDecodeError):
+            pass
+        raise ServiceUnavailableError("Azure Maps answered something that is not JSON")
+
+    @staticmethod
+    def _items(body: Any, expected: int) -> list[dict[str, Any]]:
         items = body.get("batchItems") if isinstance(body, dict) else None
         if not isinstance(items, list) or len(items) != expected:
             # Positions are how answers are matched to entities: never guess; ask again.
@@ -354,13 +389,23 @@ def _type_case(value: Any) -> str | None:
     return text
 
 
-def _error_message(response: requests.Response) -> str:
+def _failure(exc: BaseException, deadline: transport.Deadline) -> Exception:
+    if isinstance(exc, transport.DeadlinePassed) or deadline.passed:
+        return DeadlineExceededError(
+            f"Azure Maps did not finish answering the batch within {deadline.seconds:g} s"
+        )
+    if isinstance(exc, requests.Timeout):
+        return SplitBatchError("Azure Maps did not answer the batch in time")
+    return ServiceUnavailableError(f"Azure Maps could not be reached ({type(exc).__name__})")
+
+
+def _error_message(body: bytes, status: int) -> str:
+    """Azure's ``error.code: error.message``, else the start of the body (not yet redacted)."""
     try:
-        body = response.json()
-        error = body.get("error") or {}
-        return f"{error.get('code', response.status_code)}: {error.get('message', '')}".strip()
-    except (ValueError, AttributeError):
-        return (response.text or "")[:300] or str(response.status_code)
+        error = json_document(body, "Azure Maps'").get("error") or {}
+        return f"{error.get('code', status)}: {error.get('message', '')}".strip()
+    except (ProtocolError, AttributeError):
+        return body[:300].decode("utf-8", "replace") or str(status)
 
 
 def _fail(entity: GeocodeEntity, status: str, reason: str) -> None:
