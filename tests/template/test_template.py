@@ -330,3 +330,23 @@ def test_a_poison_file_raises_an_alarm(template):
     assert alarm["MetricName"] == "JobsUnvalidated"
     assert alarm["Namespace"] == "GeocodeDataflow"
     assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def _s3_grants(template, logical_id) -> set[tuple[str, str]]:
+    grants = set()
+    for st in _statements(template, logical_id):
+        resource = st["Resource"]
+        text = resource.get("Fn::Sub", "") if isinstance(resource, dict) else str(resource)
+        prefix = text.rsplit("}", 1)[-1]
+        grants |= {(a, prefix) for a in st["Action"] if a.startswith("s3:")}
+    return grants
+
+
+def test_functions_that_make_tables_or_merge_parts_can_read_and_write_what_they_need(template):
+    for logical_id in ("DownloadResultsFunction", "RecordFailureFunction"):
+        grants = _s3_grants(template, logical_id)
+        assert ("s3:GetObject", "/results/*") in grants, logical_id  # results.csv from the sets
+        assert ("s3:GetObject", "/work/*") in grants and ("s3:PutObject", "/work/*") in grants
+        assert ("s3:GetObject", "/inbox/*") in grants  # the input, read back for the table
+    for logical_id in ("SubmitJobFunction", "DispatchQueuedFunction"):
+        assert ("s3:PutObject", "/work/*") in _s3_grants(template, logical_id)  # parts, chunks

@@ -210,3 +210,21 @@ def test_the_email_subject_is_one_ascii_line_within_snss_limit():
     subject, body = notify.email_text(record)
     assert len(subject) <= 100 and subject.isascii() and "\n" not in subject
     assert "matched: 3" in body and "no match: 1" in body
+
+
+def test_cancelling_a_job_of_parts_cancels_every_part_and_announces_only_the_job(aws):
+    runtime, listener = aws
+    runtime.store.claim("big", InputObject(bucket=BUCKET, key="inbox/big.csv", version_id="v"))
+    for child in ("big-p001", "big-p002"):
+        _queued(runtime, child)
+        runtime.store.update(child, parent_job_id="big")
+    runtime.store.update(
+        "big", input_format="csv", status=jobs.PENDING, parts=["big-p001", "big-p002"]
+    )
+
+    outcome = cancel_job("big", runtime.services())
+
+    assert outcome.status == jobs.CANCELLED
+    assert runtime.store.get("big").status == jobs.CANCELLED  # not completed by its last part
+    assert {runtime.store.get(c).status for c in ("big-p001", "big-p002")} == {jobs.CANCELLED}
+    assert [e["detail"]["job_id"] for e in listener.events()] == ["big"]

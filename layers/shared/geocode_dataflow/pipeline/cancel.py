@@ -13,7 +13,7 @@ has ended changes nothing.
 
 from __future__ import annotations
 
-from geocode_dataflow.pipeline import executions, jobs
+from geocode_dataflow.pipeline import executions, jobs, parts
 from geocode_dataflow.pipeline.dispatch import release_and_dispatch
 from geocode_dataflow.pipeline.download import results_folder
 from geocode_dataflow.pipeline.notify import announce
@@ -52,6 +52,8 @@ def cancel_job(
         status = current.status if current else "UNKNOWN"
         return SubmitOutcome(job_id, status, f"ended as {status} before it could be cancelled")
 
+    for child in record.parts or []:  # after the parent: its parts then do not complete it
+        cancel_job(child, services, reason=reason, dispatch=False)
     cause = f"The job was cancelled: {reason}"[:1000]
     stopped = []
     if config.state_machine_arn and executions.stop(
@@ -76,7 +78,10 @@ def cancel_job(
         release_and_dispatch(services, job_id)
     else:
         services.slots.release(job_id)
-    announce(services, job_id)
+    if cancelled.parent_job_id:
+        parts.part_ended(cancelled, services)  # the rest of the job goes on
+    else:
+        announce(services, job_id)
     detail = f"cancelled while {was}"
     if was == jobs.PENDING and not config.uses_engine:
         detail += "; the Bing Dataflow job is abandoned at the service (it has no cancel)"

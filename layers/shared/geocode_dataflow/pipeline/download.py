@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from geocode_dataflow.pipeline import jobs
+from geocode_dataflow.pipeline import jobs, parts
 from geocode_dataflow.pipeline.config import PipelineConfig
 from geocode_dataflow.pipeline.deliver import publish_tables
 from geocode_dataflow.pipeline.dispatch import release_and_dispatch
@@ -22,6 +22,8 @@ from geocode_dataflow.pipeline.submit import Services, input_name
 
 
 def results_folder(record: JobRecord, config: PipelineConfig) -> str:
+    if record.parent_job_id:
+        return parts.part_folder(config.work_prefix, record)  # merged into the parent's
     name = input_name(record.input.key, config.input_prefix)
     return job_folder(config.results_prefix, name, record.job_id)
 
@@ -36,11 +38,18 @@ def download_results(state: dict[str, Any], services: Services) -> dict[str, Any
         # A retry after the record was completed: make sure job.json exists, free the slot.
         objects.put_json(f"{results_folder(record, config)}job.json", record.to_document())
         release_and_dispatch(services, job_id)
+        if record.parent_job_id:
+            parts.part_ended(record, services)
         return {"job_id": job_id, "status": jobs.COMPLETED, "outputs": record.outputs}
 
     folder = results_folder(record, config)
     stored = services.provider_factory().store_results(state["provider_job_id"], record, folder)
-    tables, summary = publish_tables(record, stored.outputs, objects, folder)
+    # A part's tables are its parent's, made once every part has ended.
+    tables, summary = (
+        ({}, None)
+        if record.parent_job_id
+        else publish_tables(record, stored.outputs, objects, folder)
+    )
     outputs = {**stored.outputs, **tables, "job": objects.uri(f"{folder}job.json")}
     total = stored.total if stored.total is not None else record.total_entities
     failed = stored.failed
@@ -81,7 +90,10 @@ def download_results(state: dict[str, Any], services: Services) -> dict[str, Any
         metrics.add_metric(name="JobDurationSeconds", unit=MetricUnit.Seconds, value=duration)
     logger.info("Job completed", extra={"succeeded": succeeded, "failed": failed})
     release_and_dispatch(services, job_id)
-    announce(services, job_id)
+    if record.parent_job_id:
+        parts.part_ended(record, services)
+    else:
+        announce(services, job_id)
     return {
         "job_id": job_id,
         "status": jobs.COMPLETED,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from geocode_dataflow.pipeline import executions, jobs
+from geocode_dataflow.pipeline import executions, jobs, parts
 from geocode_dataflow.pipeline.dispatch import release_and_dispatch
 from geocode_dataflow.pipeline.download import results_folder
 from geocode_dataflow.pipeline.notify import announce
@@ -74,5 +74,8 @@ def record_failure(job_id: str, error: dict[str, Any] | None, services: Services
             cause="The job was recorded FAILED.",
         )
     release_and_dispatch(services, job_id)
-    announce(services, job_id)
+    if record is not None and record.parent_job_id:
+        parts.part_ended(record, services)  # its entities go to the parent's failed set
+    else:
+        announce(services, job_id)
     return {"job_id": job_id, "status": jobs.FAILED, "error": reason}

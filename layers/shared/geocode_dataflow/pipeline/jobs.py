@@ -89,6 +89,9 @@ class JobRecord:
     completed_at: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     summary: dict[str, Any] | None = None  # the match summary (results.summarise)
+    parts: list[str] | None = None  # a file split over provider jobs: its parts' job ids
+    parent_job_id: str | None = None  # a part: the job it is part of
+    part: int | None = None  # a part: its number, from 1
     rejection_report: str | None = None
     queued_reason: str | None = None
     validation_attempts: int = 0  # validations started (see submit.MAX_VALIDATION_ATTEMPTS)

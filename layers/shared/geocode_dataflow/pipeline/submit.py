@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from geocode_dataflow.errors import PermanentError, QuotaExceededError, TransientError
-from geocode_dataflow.pipeline import executions, jobs
+from geocode_dataflow.pipeline import executions, jobs, parts
 from geocode_dataflow.pipeline.config import PipelineConfig
 from geocode_dataflow.pipeline.jobs import InputObject, JobAlreadyExistsError, JobRecord, JobStore
 from geocode_dataflow.pipeline.notify import SilentNotifier, announce
@@ -120,7 +120,9 @@ def _validate_and_start(record: JobRecord, services: Services) -> SubmitOutcome:
     )
     key, version_id = record.input.key, record.input.version_id
     try:
-        limits = Limits(max_entities=config.max_entities, max_bytes=config.max_file_bytes)
+        # A Bing file over the per-job entity limit is split into parts (``parts``).
+        most = config.max_entities * (parts.MAX_PARTS if not config.uses_engine else 1)
+        limits = Limits(max_entities=most, max_bytes=config.max_file_bytes)
         report = validate_feed(objects.open(key, version_id), key, limits=limits)
     except Exception as exc:
         # Recorded, not forgotten: the retried event (or the dispatcher) validates again and
@@ -143,6 +145,10 @@ def _validate_and_start(record: JobRecord, services: Services) -> SubmitOutcome:
         reverse_entities=report.reverse_count,
     )
     metrics.add_metric(name="EntitiesSubmitted", unit=MetricUnit.Count, value=report.entity_count)
+    fresh = store.get(job_id)
+    assert fresh is not None
+    if _needs_parts(fresh, config):
+        return _start_parts(fresh, services)
     decision = services.slots.try_acquire(job_id)
     if not decision.acquired:
         store.update(
@@ -172,6 +178,9 @@ def start_job(record: JobRecord, services: Services, *, adopt: bool) -> SubmitOu
     bind_job(job_id)
     if not record.input_format:
         raise ValueError(f"job {job_id} was not validated; it cannot be started")
+    if _needs_parts(record, config):
+        services.slots.release(job_id, not_started=True)  # its parts take the slots
+        return _start_parts(record, services)
     provider_job_id = record.provider_job_id
     if provider_job_id is None:
         try:
@@ -210,6 +219,47 @@ def start_job(record: JobRecord, services: Services, *, adopt: bool) -> SubmitOu
         return _ended_while_starting(job_id, provider_job_id, services)
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
     return SubmitOutcome(job_id, jobs.PENDING, f"provider job {provider_job_id}")
+
+
+def _needs_parts(record: JobRecord, config: PipelineConfig) -> bool:
+    """Over the provider's per-job entity limit (Bing; the engine has none), and not a part."""
+    return (
+        not config.uses_engine
+        and record.parent_job_id is None
+        and (record.total_entities or 0) > config.max_entities
+    )
+
+
+def _start_parts(record: JobRecord, services: Services) -> SubmitOutcome:
+    """Split the file into parts, one QUEUED job each; the dispatcher starts them."""
+    config, store, job_id = services.config, services.store, record.job_id
+    children = parts.split(
+        record,
+        str(record.input_format),
+        config.max_entities,
+        services.objects,
+        store,
+        config.work_prefix,
+    )
+    if not store.update(
+        job_id,
+        allowed_from=frozenset({jobs.RECEIVED}),
+        status=jobs.PENDING,
+        parts=children,
+        submitted_at=jobs.iso(jobs.utc_now()),
+        queued_reason=None,
+    ):
+        current = store.get(job_id)
+        return SubmitOutcome(job_id, current.status if current else "UNKNOWN", "ended meanwhile")
+    metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
+    logger.info("Job split into parts", extra={"parts": len(children)})
+    from geocode_dataflow.pipeline.dispatch import dispatch_queued  # imports this module
+
+    dispatch_queued(services, resume=False)
+    bind_job(job_id)
+    return SubmitOutcome(
+        job_id, jobs.PENDING, f"{len(children)} parts of at most {config.max_entities:,} entities"
+    )
 
 
 def _ended_while_starting(job_id: str, provider_job_id: str, services: Services) -> SubmitOutcome:
