@@ -195,6 +195,22 @@ def test_a_name_near_s3s_key_limit_completes_with_every_output_key_within_it(pip
     assert all(k.startswith("results/deep/üüü") and "~/" in k for k in keys)
 
 
+def test_a_text_file_with_request_columns_only_comes_back_with_coordinates(pipeline):
+    # The service writes back only the uploaded columns: the pipeline adds the response ones.
+    data = b"Bing Spatial Data Services, 2.0\nId,GeocodeRequest/Query\nd1,Denver CO\nb2,Boise ID\n"
+    job_id = pipeline.drop(data, "request-only.csv")
+    record = pipeline.wait(job_id)
+
+    assert record.status == "COMPLETED", record.error
+    entities = list(open_feed(_tmp(pipeline.read(record.outputs["succeeded"]), "s.csv")))
+    assert [e.id for e in entities] == ["d1", "b2"]
+    assert all(e.responses and e.responses[0].point for e in entities)
+    table = pipeline.read(record.outputs["results_csv"]).decode("utf-8-sig")
+    header, *rows = list(csv.reader(io.StringIO(table, newline="")))
+    assert header[:2] == ["Id", "GeocodeRequest/Query"]  # the input's columns, as uploaded
+    assert all(row[header.index("latitude")] for row in rows)
+
+
 def test_an_upper_case_file_name_is_picked_up(pipeline):
     job_id = pipeline.drop(text_file(","), "FROM-EXCEL.CSV")
     record = pipeline.wait(job_id)

@@ -2,12 +2,61 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import BinaryIO
+
 from geocode_dataflow.client import DataflowClient, DataflowJob
 from geocode_dataflow.pipeline.jobs import JobRecord
 from geocode_dataflow.pipeline.observability import logger
 from geocode_dataflow.pipeline.storage import ObjectStore
 from geocode_dataflow.providers import CONTENT_TYPES, RESULT_SETS, StoredResults, result_key
-from geocode_dataflow.schema import utf8_chunks
+from geocode_dataflow.schema import TEXT_COLUMNS, TEXT_FORMATS, FeedWriter, open_feed, utf8_chunks
+
+# What the service writes back in a text result set: only the columns the upload's header
+# has. A header of request columns alone would come back without coordinates.
+RESPONSE_COLUMNS = tuple(
+    c
+    for c in TEXT_COLUMNS
+    if c.startswith("GeocodeResponse/") or c in ("StatusCode", "FaultReason", "TraceId")
+)
+_SPOOL_BYTES = 1024 * 1024
+
+
+class _Spool:
+    """A sink that hands what was written to a generator, about a megabyte at a time."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.pieces.append(bytes(data))
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        return None
+
+    def take(self) -> bytes:
+        data, self.pieces, self.size = b"".join(self.pieces), [], 0
+        return data
+
+
+def with_response_columns(source: BinaryIO, key: str, fmt: str) -> Iterator[bytes]:
+    """The text file ``source`` rewritten (streaming, UTF-8) with the response columns added
+    to its header, values unchanged, so that the service's results carry coordinates."""
+    spool = _Spool()
+    with source, open_feed(source, key) as reader:
+        columns = [c for c in reader.columns or [] if c]
+        writer = FeedWriter(
+            spool, fmt, columns=[*columns, *RESPONSE_COLUMNS], version_line=reader.version_line
+        )
+        for entity in reader:
+            writer.write(entity)
+            if spool.size >= _SPOOL_BYTES:
+                yield spool.take()
+        writer.close()
+    yield spool.take()
 
 
 class BingDataflowJobs:
@@ -18,12 +67,20 @@ class BingDataflowJobs:
     def create_job(self, record: JobRecord) -> str:
         # The body is streamed from S3, gunzipped and transcoded to UTF-8 on the way; its
         # description is our job id, which is how a lost create is found again (find_job).
-        source = self._objects.open(record.input.key, record.input.version_id)
-        chunks = utf8_chunks(source, record.input.key)
+        key, version = record.input.key, record.input.version_id
+        fmt = str(record.input_format)
+        if fmt in TEXT_FORMATS and not self._has_response_columns(key, version):
+            chunks = with_response_columns(self._objects.open(key, version), key, fmt)
+        else:
+            chunks = utf8_chunks(self._objects.open(key, version), key)
         created = self._client.create_job(
             chunks, str(record.input_format), description=record.job_id
         )
         return created.id
+
+    def _has_response_columns(self, key: str, version: str | None) -> bool:
+        with self._objects.open(key, version) as body, open_feed(body, key) as reader:
+            return any(c in RESPONSE_COLUMNS for c in reader.columns or [])
 
     def find_job(self, job_id: str) -> str | None:
         for job in self._client.list_jobs():
