@@ -21,7 +21,7 @@ import io
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
@@ -128,6 +128,177 @@ FORMULA_VALUES = {
 }
 
 
+# ------------------------------------------------------------------ small files that inflate
+GZIP_BLOCK = 1 << 20
+
+
+def gzip_repeat(head: str, unit: str, count: int, tail: str = "") -> bytes:
+    """``head + unit * count + tail`` as gzip, without ever holding it: gzip members
+    concatenate, so one compressed MiB of units (about 1 KiB) is simply repeated. A 300 MB
+    body costs a few milliseconds and stays well under 1 MB."""
+    per_block = max(1, GZIP_BLOCK // len(unit))
+    full, rest = divmod(count, per_block)
+    block = gzip.compress((unit * per_block).encode(), compresslevel=9, mtime=0)
+    return b"".join(
+        [
+            gzip.compress(head.encode(), mtime=0),
+            block * full,
+            gzip.compress((unit * rest + tail).encode(), mtime=0),
+        ]
+    )
+
+
+XML_HEAD = f'<?xml version="1.0" encoding="utf-8"?>\n<GeocodeFeed xmlns="{NS}" Version="2.0">\n'
+
+
+@dataclass(frozen=True)
+class Bomb:
+    """A file under 1 MB that inflates into something the reader must stop early.
+
+    ``build`` makes the bytes when a test needs them (each in milliseconds). ``code``/``line``:
+    the first error that ``validate`` and ``convert`` must end with; None for a file that is
+    valid apart from remarks (``collapsed``: the one warning code its flood of remarks must
+    collapse into). ``args``: extra arguments for both commands.
+    """
+
+    kind: str
+    filename: str
+    build: Callable[[], bytes] = field(repr=False)
+    code: str | None
+    line: int | None = None
+    words: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    collapsed: str | None = None
+    note: str = ""
+
+
+def _unknown_attribute_flood(entities: int = 20_000, attributes: int = 100) -> bytes:
+    extra = " ".join(f'x{i}=""' for i in range(attributes))
+    body = "".join(
+        f'<GeocodeEntity Id="u{i}" {extra}><GeocodeRequest Query="q"/></GeocodeEntity>\n'
+        for i in range(entities)
+    )
+    return gzip.compress((XML_HEAD + body + "</GeocodeFeed>\n").encode(), mtime=0)
+
+
+def _unique_rows(count: int) -> str:
+    return "".join(f"r{i},en-US,Paris\n" for i in range(count))
+
+
+def bombs() -> list[Bomb]:
+    """Each a defect once (memory past 512 MB or minutes of work) before it was bounded."""
+    text_head = f"{VERSION}\n{HEADER}\n"
+    return [
+        Bomb(
+            "xml-nesting-bomb",
+            "nesting.xml.gz",
+            lambda: gzip_repeat(XML_HEAD + '<GeocodeEntity Id="deep">', "<Nest>", 9_000_000),
+            "too-deep",
+            3,
+            ("nested more than 32",),
+            note="9M nested elements, 54 MB: 1.2 GB once",
+        ),
+        Bomb(
+            "csv-empty-cells-bomb",
+            "cells.csv.gz",
+            lambda: gzip_repeat(text_head + "1", ",", 100_000_000, "\n"),
+            "row-too-long",
+            3,
+            ("longer than 1,048,576",),
+            note="one row of 100M empty cells: 935 MB and VALID once",
+        ),
+        Bomb(
+            "csv-long-cell-bomb",
+            "cell.csv.gz",
+            lambda: gzip_repeat(text_head + "big,en-US,", "A", 280_000_000, "\n"),
+            "malformed-row",
+            3,
+            ("131,072",),
+            note="one 280 MB line was read whole before the cell limit applied: 633 MB",
+        ),
+        Bomb(
+            "csv-long-line-bomb",
+            "line.csv.gz",
+            lambda: gzip_repeat(text_head + "big", "," + "A" * 100_000, 2_800, "\n"),
+            "row-too-long",
+            3,
+            ("longer than 1,048,576",),
+            note="a 280 MB line of cells each under the cell limit",
+        ),
+        Bomb(
+            "csv-multiline-row-bomb",
+            "multiline.csv.gz",
+            lambda: gzip_repeat(text_head + '1,"\n', '"' + "," * 1_000 + '"\n', 300_000),
+            "row-too-long",
+            3,
+            ("longer than 1,048,576",),
+            note="quoted line breaks keep one row open over 300,000 lines of empty cells",
+        ),
+        Bomb(
+            "csv-entity-flood",
+            "flood.csv.gz",
+            lambda: gzip_repeat(text_head + _unique_rows(51), "x,en-US,Paris\n", 20_000_000),
+            "too-many-entities",
+            53,
+            ("more than 50", "limit is 50"),
+            args=("--basic",),
+            note="20M rows past the limit were all read (31M: killed at 60 s)",
+        ),
+        Bomb(
+            "csv-blank-line-flood",
+            "blank.csv.gz",
+            lambda: gzip_repeat(text_head + "1,en-US,Paris\n", "\n", 300_000_000),
+            "too-many-blank-rows",
+            100_004,
+            ("100,000 blank rows",),
+            note="300M blank lines: minutes",
+        ),
+        Bomb(
+            "xml-unknown-element-flood",
+            "elements.xml.gz",
+            lambda: gzip_repeat(XML_HEAD + xml_entity("a", "Paris"), "<x/>", 75_000_000),
+            "too-many-skipped-elements",
+            6,
+            ("10,000 elements",),
+            note="75M unknown elements: minutes",
+        ),
+        Bomb(
+            "xml-point-flood",
+            "points.xml.gz",
+            lambda: gzip_repeat(
+                XML_HEAD + '<GeocodeEntity Id="p"><GeocodeResponse>',
+                '<GeocodePoint Latitude="1" Longitude="2"/>',
+                5_000_000,
+            ),
+            "entity-too-large",
+            3,
+            ("more than 1,000 elements",),
+            note="5M points in one entity: over 1 GB",
+        ),
+        Bomb(
+            "xml-duplicate-element-flood",
+            "addresses.xml.gz",
+            lambda: gzip_repeat(
+                XML_HEAD + '<GeocodeEntity Id="d"><GeocodeRequest Query="q">',
+                "<Address/>",
+                3 * 10**7,
+            ),
+            "duplicate-element",
+            3,
+            ("second <Address>",),
+            note="30M copies of a once-only element: minutes",
+        ),
+        Bomb(
+            "xml-unknown-attribute-flood",
+            "attributes.xml.gz",
+            _unknown_attribute_flood,
+            None,
+            collapsed="unknown-attribute",
+            note="2M undefined attributes made 2M remarks",
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class HostileCase:
     kind: str
@@ -145,7 +316,7 @@ class HostileCase:
 
 
 def cases() -> list[HostileCase]:
-    """The corpus (all small: the largest is a few hundred KiB)."""
+    """The corpus (all small: the largest is a few hundred KiB, some inflating to 300 MB)."""
     csv_rows = ["a1,en-US,Seattle WA", "a2,en-US,Denver CO"]
     c: list[HostileCase] = []
     add = c.append
@@ -205,8 +376,21 @@ def cases() -> list[HostileCase]:
             "xml-deep-nesting-10000",
             "deep.xml",
             _deep_xml(),
+            "rejected",
+            ("nested more than 32",),
+            "too-deep",
+            3,
+            note="the schema needs 4 levels; past 32 the file is refused (MAX_XML_DEPTH)",
+        )
+    )
+    add(
+        HostileCase(
+            "xml-unknown-subtree-depth-24",
+            "subtree.xml",
+            _deep_xml(22),
             "completed",
-            note="unknown elements skipped, entity kept",
+            warning_codes=frozenset({"unknown-element"}),
+            note="an unknown subtree within the depth cap is skipped, the entity kept",
         )
     )
     add(
@@ -511,6 +695,165 @@ def cases() -> list[HostileCase]:
             note="XInclude is just an unknown element: nothing is fetched",
         )
     )
+
+    # --- names S3 URL-encodes in its events
+    # --- values read exactly as the service reads them
+    add(
+        HostileCase(
+            "xml-version-arabic-digits",
+            "arabic.xml",
+            xml_feed(xml_entity("v", "Paris"), version_attr=' Version="\u0662.\u0660"'),
+            "rejected",
+            ("Version", "decimal number", "ASCII"),
+            "wrong-version",
+            2,
+        )
+    )
+    add(
+        HostileCase(
+            "text-version-exponent",
+            "exponent.csv",
+            text_feed(csv_rows, version="Bing Spatial Data Services, 2.0e0").encode(),
+            "rejected",
+            ("2.0e0", "decimal number"),
+            "wrong-version",
+            1,
+        )
+    )
+    add(
+        HostileCase(
+            "xml-max-results-underscore",
+            "underscore.xml",
+            xml_feed(
+                '  <GeocodeEntity Id="m">\n'
+                '    <GeocodeRequest Culture="en-US" Query="Paris" MaxResults="1_0" />\n'
+                "  </GeocodeEntity>\n"
+            ),
+            "rejected",
+            ("MaxResults", "1_0", "ASCII digits"),
+            "invalid-value",
+            4,
+        )
+    )
+    add(
+        HostileCase(
+            "xml-utf16-declared-on-utf8",
+            "declared16.xml",
+            xml_feed(xml_entity("d", "Paris")).replace(b'encoding="utf-8"', b'encoding="UTF-16"'),
+            "rejected",
+            ("UTF-16", "byte-order mark"),
+            "declared-encoding",
+            1,
+        )
+    )
+    add(
+        HostileCase(
+            "pipe-one-column",
+            "one-column.pipe",
+            text_feed(["p1|Paris"], header="Id").encode(),
+            "rejected",
+            ("beyond the header", "pipe"),
+            "extra-cells",
+            3,
+            note="the name says pipe: validate on the command line agrees (same code path)",
+        )
+    )
+    add(
+        HostileCase(
+            "cr-only-undecodable",
+            "cr-latin1.csv",
+            text_feed(["c1,en-US,Paris", "c2,fr-FR,Orléans"], newline="\r").encode("latin-1"),
+            "rejected",
+            ("UTF-8", "0xe9"),
+            "undecodable",
+            4,
+            note="CR alone ends a line: the error is on line 4, not line 1",
+        )
+    )
+    add(
+        HostileCase(
+            "ids-equal-once-normalised",
+            "nfc.csv",
+            text_feed(["caf\u00e9,en-US,Paris", "cafe\u0301,en-US,Lyon"]).encode(),
+            "rejected",
+            ("duplicate", "normalised"),
+            "duplicate-id",
+            4,
+        )
+    )
+    add(
+        HostileCase(
+            "json-cell-lone-surrogate",
+            "surrogate.csv",
+            text_feed(
+                ['s1,"[{""Latitude"":""\\ud800"",""Longitude"":""2""}]"'],
+                header="Id,GeocodeResponse/GeocodePoints",
+            ).encode(),
+            "rejected",
+            ("surrogate",),
+            "invalid-json",
+            3,
+        )
+    )
+    add(
+        HostileCase(
+            "xml-second-request",
+            "two-requests.xml",
+            xml_feed(
+                '  <GeocodeEntity Id="r">\n'
+                '    <GeocodeRequest Culture="en-US" Query="Paris" />\n'
+                '    <GeocodeRequest Culture="en-US" Query="Rome" />\n'
+                "  </GeocodeEntity>\n"
+            ),
+            "rejected",
+            ("second <GeocodeRequest>",),
+            "duplicate-element",
+            5,
+        )
+    )
+    add(
+        HostileCase(
+            "too-many-cells",
+            "wide-row.csv",
+            text_feed(["w1,en-US,Paris" + "," * 1_000]).encode(),
+            "rejected",
+            ("1,003 cells", "at most 1,000"),
+            "too-many-cells",
+            3,
+        )
+    )
+    add(
+        HostileCase(
+            "unknown-attributes-on-every-entity",
+            "attributes.xml",
+            xml_feed(
+                "".join(
+                    f'  <GeocodeEntity Id="a{i}" Colour="red" Size="L">'
+                    '<GeocodeRequest Culture="en-US" Query="Paris" /></GeocodeEntity>\n'
+                    for i in range(5)
+                )
+            ),
+            "completed",
+            warning_codes=frozenset({"unknown-attribute"}),
+            note="one remark with a count, not one per entity",
+        )
+    )
+
+    # --- small files that inflate (see bombs()): refused early, in bounded memory
+    for bomb in bombs():
+        if bomb.code is not None and not bomb.args:
+            add(
+                HostileCase(
+                    bomb.kind,
+                    bomb.filename,
+                    bomb.build(),
+                    "rejected",
+                    bomb.words,
+                    bomb.code,
+                    bomb.line,
+                    note=bomb.note,
+                )
+            )
 
     # --- names S3 URL-encodes in its events
     add(

@@ -32,9 +32,14 @@ def test_local_run_of_a_seven_entity_feed_writes_both_sets_and_a_matching_job_js
 
     assert code == 0
     names = {p.name for p in out.iterdir()}
-    expected = {"succeeded.xml", "failed.xml", "job.json", "lambda-logs.jsonl"}
-    # and results.csv / results.geojson where the pipeline writes them (issue 10)
-    assert expected <= names <= expected | {"results.csv", "results.geojson"}
+    assert names == {
+        "succeeded.xml",
+        "failed.xml",
+        "results.csv",
+        "results.geojson",
+        "job.json",
+        "lambda-logs.jsonl",
+    }
     with open_feed(out / "failed.xml") as feed:
         failed = list(feed)
     assert [e.id for e in failed] == ["a4"]
@@ -50,7 +55,10 @@ def test_local_run_of_a_seven_entity_feed_writes_both_sets_and_a_matching_job_js
     assert (job["total_entities"], job["succeeded_entities"], job["failed_entities"]) == (7, 6, 1)
     assert (job["geocode_entities"], job["reverse_entities"]) == (4, 3)
     summary = capsys.readouterr().out
-    assert "COMPLETED" in summary and "a4" in summary
+    assert "COMPLETED" in summary and "failed           1" in summary
+    assert "a4" not in summary  # every entity only with -v; they are all in results.csv
+    table = (out / "results.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert [line.split(",", 1)[0] for line in table[1:]] == [f"a{i}" for i in range(1, 8)]
 
 
 def test_local_run_of_an_invalid_file_writes_the_rejection_report(tmp_path):

@@ -169,3 +169,28 @@ def test_xml_declaring_another_encoding_than_its_bytes_is_a_warning():
         assert [e.geocode_request.query for e in reader] == ["Zürich"]
     utf16 = codecs.BOM_UTF16_LE + xml.replace("ISO-8859-1", "UTF-16").encode("utf-16-le")
     assert "declared-encoding" not in validate_feed(io.BytesIO(utf16)).warning_codes
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r", "\r\n"], ids=["lf", "cr", "crlf"])
+def test_an_undecodable_byte_is_reported_on_its_line_whatever_the_line_ends(newline):
+    rows = ["Bing Spatial Data Services, 2.0", "Id,GeocodeRequest/Query", "1,a", "2,b", "3,caf"]
+    data = newline.join(rows).encode() + b"\xe9" + newline.encode()
+    (issue,) = validate_feed(io.BytesIO(data)).errors
+    assert (issue.code, issue.line) == ("undecodable", 5)
+    # UTF-16: the same line, counted on the transcoded text.
+    wide = codecs.BOM_UTF16_LE + newline.join(rows).encode("utf-16-le") + b"\x00\xd8x\x00"
+    (issue,) = validate_feed(io.BytesIO(wide)).errors
+    assert (issue.code, issue.line) == ("undecodable", 5)
+
+
+def test_a_crlf_split_between_two_chunks_ends_one_line():
+    from geocode_dataflow.schema.encoding import DecodedSource
+
+    # Every chunk size, so that some chunk ends between each CR and its LF.
+    data = b"abcdef\r\nab\r\ncdefgh\r\n\xff"
+    for chunk in range(1, len(data) + 1):
+        decoded = DecodedSource(io.BytesIO(data), chunk_size=chunk)
+        with pytest.raises(FeedError) as info:
+            decoded.binary.read()
+        assert info.value.line == 4, chunk
+        decoded.close()

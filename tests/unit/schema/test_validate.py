@@ -56,12 +56,16 @@ def test_missing_id_is_a_file_error():
     assert codes(report.errors) == ["missing-id"] and report.errors[0].line == 4
 
 
-def test_entity_limit_is_configurable_and_counting_continues():
+def test_entity_limit_is_configurable_and_reading_stops_at_the_first_entity_over_it():
     rows = [f"{i},q" for i in range(60)]
     assert validate_feed(text_feed(*rows)).valid
-    report = validate_feed(text_feed(*rows), limits=Limits.basic())
-    assert codes(report.errors) == ["too-many-entities"]
-    assert report.entity_count == 60 and "60" in report.errors[0].message
+    assert validate_feed(text_feed(*rows[:50]), limits=Limits.basic()).valid
+    report = validate_feed(text_feed(*rows, "0,again"), limits=Limits.basic())
+    (issue,) = report.errors
+    # Entity 51 is on line 53: nothing after it is read (the duplicate Id 0 is not reached).
+    assert (issue.code, issue.line) == ("too-many-entities", 53)
+    assert "more than 50 entities" in issue.message and "limit is 50" in issue.message
+    assert report.entity_count == 50
 
 
 def test_size_limit_applies_to_uncompressed_utf8():
@@ -245,3 +249,88 @@ def test_id_index_finds_duplicates_across_growth():
     assert len(index) == 10_000
     assert index.add("id-1234", 99_999) == 1235
     assert index.add("id-0", 5) == 1
+
+
+def test_a_remark_repeated_on_every_entity_is_reported_once_with_a_count():
+    body = "".join(
+        f'<GeocodeEntity Id="{i}" Colour="red"><GeocodeRequest Query="q"/></GeocodeEntity>\n'
+        for i in range(300)
+    )
+    data = f'<GeocodeFeed Version="2.0">\n{body}</GeocodeFeed>'.encode()
+    report = validate_feed(io.BytesIO(data), max_issues=5)
+    namespace, colour = report.warnings
+    assert (colour.code, colour.line, colour.entity_id, colour.count) == (
+        "unknown-attribute",
+        2,
+        "0",
+        300,
+    )
+    assert report.warning_count == 301 and report.warning_codes["unknown-attribute"] == 300
+    assert report.to_dict()["warnings_truncated"] is False
+    assert report.to_dict()["warnings"][1]["count"] == 300
+    assert "line 2, entity '0', 300 times, first here: [unknown-attribute]" in report.to_text()
+
+
+def test_many_undefined_attributes_of_one_tag_make_one_remark():
+    names = " ".join(f'a{i}="x"' for i in range(5_000))
+    data = (
+        f'<GeocodeFeed Version="2.0"><GeocodeEntity Id="1" {names}>'
+        '<GeocodeRequest Query="q"/></GeocodeEntity></GeocodeFeed>'
+    ).encode()
+    report = validate_feed(io.BytesIO(data))
+    assert report.valid and codes(report.warnings) == ["namespace", "unknown-attribute"]
+    message = report.warnings[1].message
+    assert "has 5,000 attributes" in message and "'a0', 'a1', 'a2', 'a3', 'a4', ..." in message
+
+
+def test_errors_are_not_collapsed_every_line_is_listed():
+    report = validate_feed(text_feed("1,q", "1,q", "1,q"))
+    assert [(e.code, e.line, e.count) for e in report.errors] == [
+        ("duplicate-id", 4, None),
+        ("duplicate-id", 5, None),
+    ]
+
+
+def test_the_error_that_stopped_the_read_is_listed_past_the_cap():
+    rows = ["1,q"] * 30 + [f"{i},q" for i in range(2, 60)]
+    report = validate_feed(text_feed(*rows), limits=Limits.basic(), max_issues=5)
+    assert codes(report.errors) == ["duplicate-id"] * 5 + ["too-many-entities"]
+    assert report.error_count == 30
+
+
+def test_ids_equal_once_unicode_normalised_are_duplicates():
+    # 'é' as one code point, then as 'e' + combining acute accent (NFC-equal).
+    report = validate_feed(text_feed("caf\u00e9,q", "cafe\u0301,q", "x,q"))
+    (issue,) = report.errors
+    assert (issue.code, issue.line, issue.entity_id) == ("duplicate-id", 4, "cafe\u0301")
+    assert "first used on line 3" in issue.message and "Unicode-normalised" in issue.message
+    # Compatibility forms are different text (NFKC would merge them): not duplicates.
+    assert validate_feed(text_feed("IX,q", "\u2168,q", "1,q", "\u2460,q", "fi,q", "\ufb01,q")).valid
+
+
+def test_validate_by_path_and_by_stream_with_its_name_give_the_same_report(tmp_path):
+    # A one-column pipe file: its name says pipe, so 'A|B' is two cells (one beyond the
+    # header). The pipeline validates the stream with its key; the CLI validates the path.
+    path = tmp_path / "one-column.pipe"
+    path.write_bytes(f"{V}\nId\nA|B\n".encode())
+    by_path = validate_feed(path).to_dict()
+    with path.open("rb") as stream:
+        by_stream = validate_feed(stream, "incoming/one-column.pipe").to_dict()
+    assert by_path.pop("filename") == str(path)
+    assert by_stream.pop("filename") == "incoming/one-column.pipe"
+    assert by_path == by_stream
+    assert by_path["format"] == "pipe" and by_path["valid"] is False
+    assert [e["code"] for e in by_path["errors"]] == ["extra-cells"]
+
+
+def test_cli_validate_gives_the_pipelines_answer(tmp_path, capsys):
+    from geocode_dataflow import cli
+
+    path = tmp_path / "one-column.pipe"
+    path.write_bytes(f"{V}\nId\nA|B\n".encode())
+    assert cli.main(["validate", str(path), "--json"]) == cli.EXIT_INVALID
+    printed = json.loads(capsys.readouterr().out)
+    with path.open("rb") as stream:  # as pipeline/submit.py calls it
+        pipeline = validate_feed(stream, "uploads/one-column.pipe", limits=Limits()).to_dict()
+    printed.pop("filename"), pipeline.pop("filename")
+    assert printed == pipeline

@@ -48,6 +48,7 @@ def register(commands: Commands, parents: list[argparse.ArgumentParser]) -> None
     convert.add_argument("file", metavar="FILE")
     convert.add_argument("--to", required=True, choices=FORMATS, help="target format")
     convert.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
+    add_limits(convert)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -61,23 +62,58 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    """Convert under the service's limits (the output is meant for it), reporting on stderr
+    what the target format could not carry; an unreadable file is an error (exit 1)."""
     schema = load_schema()
+    losses: list[Any] = []
+    feed_limits = limits(schema, args)
     if args.output:
         target = Path(args.output)
         partial = target.with_name(f".{target.name}.part")
         try:
             with open(args.file, "rb") as source, open(partial, "wb") as sink:
-                count = schema.convert_feed(source, sink, args.to, filename=args.file)
+                count = schema.convert_feed(
+                    source, sink, args.to, filename=args.file, losses=losses, limits=feed_limits
+                )
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
         note(f"converted {count} entities to {args.to}: {target}")
     else:
         with open(args.file, "rb") as source:
-            count = schema.convert_feed(source, sys.stdout.buffer, args.to, filename=args.file)
+            count = schema.convert_feed(
+                source,
+                sys.stdout.buffer,
+                args.to,
+                filename=args.file,
+                losses=losses,
+                limits=feed_limits,
+            )
         sys.stdout.buffer.flush()
         note(f"converted {count} entities to {args.to}")
+    report_losses(losses, args.to)
     return EXIT_OK
+
+
+SHOWN_LOSSES = 10
+
+
+def report_losses(losses: list[Any], target: str) -> None:
+    """What the conversion changed, on stderr: totals, then the first few entities."""
+    replaced = [issue for issue in losses if issue.code == "replaced-characters"]
+    dropped = [issue for issue in losses if issue.code != "replaced-characters"]
+    if replaced:
+        characters = sum(issue.count or 1 for issue in replaced)
+        note(
+            f"warning: {characters:,} character(s) in {len(replaced):,} entities cannot be "
+            f"written as {target} and were replaced by U+FFFD"
+        )
+    if dropped:
+        note(f"warning: {len(dropped):,} entities lost values {target} cannot carry")
+    for issue in losses[:SHOWN_LOSSES]:
+        note(f"  {issue.where() or '-'}: [{issue.code}] {issue.message}")
+    if len(losses) > SHOWN_LOSSES:
+        note(f"  ... and {len(losses) - SHOWN_LOSSES:,} more")
 
 
 def add_limits(parser: argparse.ArgumentParser) -> None:

@@ -25,8 +25,18 @@ from geocode_dataflow.pipeline.storage import ObjectStore
 from geocode_dataflow.providers import CONTENT_TYPES, EXTENSIONS, result_key
 from geocode_dataflow.schema import FeedWriter, GeocodeEntity, jsonlines, open_feed
 
-# A file needs at most this many parts (a day of Bing jobs at the service's 50 a day).
+# A file needs at most this many parts (a day of Bing jobs at the service's 50 a day), and
+# holds at most this many entities (what the large batch services take in one job; counting
+# more would let a small gzip keep the submit function busy for minutes).
 MAX_PARTS = 50
+MAX_FILE_ENTITIES = 1_000_000
+
+
+def file_entity_limit(per_job: int) -> int:
+    """The most entities one file may hold when each provider job takes ``per_job``."""
+    return max(per_job, min(per_job * MAX_PARTS, MAX_FILE_ENTITIES))
+
+
 NO_RESULT = "The provider returned no result for this entity."
 UNAVAILABLE = "ServiceUnavailable"
 

@@ -121,7 +121,11 @@ def _validate_and_start(record: JobRecord, services: Services) -> SubmitOutcome:
     key, version_id = record.input.key, record.input.version_id
     try:
         # A Bing file over the per-job entity limit is split into parts (``parts``).
-        most = config.max_entities * (parts.MAX_PARTS if not config.uses_engine else 1)
+        most = (
+            config.max_entities
+            if config.uses_engine
+            else parts.file_entity_limit(config.max_entities)
+        )
         limits = Limits(max_entities=most, max_bytes=config.max_file_bytes)
         report = validate_feed(objects.open(key, version_id), key, limits=limits)
     except Exception as exc:

@@ -7,6 +7,7 @@ Shared by ``validate_feed`` (warnings) and by whoever plays the service (the emu
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from geocode_dataflow.schema.model import GeocodeEntity, GeocodeRequest, ReverseGeocodeRequest
@@ -19,6 +20,8 @@ FORMATTED_ADDRESS = (
 CONFIDENCE_VALUES = ("Low", "Medium", "High")
 MAX_RESULTS_RANGE = (1, 20)
 _FORMULA_PREFIXES = ("=", "+", "-", "@")
+# xs:double's lexical form without INF/NaN (no coordinate is infinite).
+_DOUBLE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 # Request address parts that count as "an address field" (FormattedAddress is output-only).
 _ADDRESS_INPUTS = (
@@ -36,16 +39,22 @@ class Finding:
     fails: bool
 
 
+def is_number(value: str) -> bool:
+    """A finite xs:double as the schema writes one: ASCII digits, optional sign, ``.`` and
+    exponent (``47.6``, ``-122``, ``4.76e1``). ``float()`` also takes ``1_0``, non-ASCII digits
+    (``٤٧``), ``inf``/``nan`` and surrounding Unicode spaces, which the service does not."""
+    return _DOUBLE.fullmatch(value) is not None
+
+
 def _coordinate(value: str | None, name: str, bound: float) -> str | None:
     """Why ``value`` is not a usable coordinate, or None when it is."""
     if value is None:
         return f"the {name} is missing"
-    try:
-        number = float(value)
-    except ValueError:
-        return f"the {name} {value!r} is not a number"
-    if not math.isfinite(number):
-        return f"the {name} {value!r} is not a number"
+    if not is_number(value):
+        return f"the {name} {value!r} is not a number (ASCII digits 0-9, e.g. 47.6)"
+    number = float(value)
+    if not math.isfinite(number):  # 1e999
+        return f"the {name} {value!r} is not a finite number"
     if not -bound <= number <= bound:
         return f"the {name} {value} is outside [-{bound:g}, {bound:g}]"
     return None
@@ -126,16 +135,13 @@ def _formula(entity: GeocodeEntity) -> Finding | None:
     if reverse is not None:
         values += [reverse.culture, reverse.include_entity_types]
     for value in values:
-        if value and value.startswith(_FORMULA_PREFIXES):
-            try:
-                float(value)
-            except ValueError:
-                return Finding(
-                    "formula-injection",
-                    f"the value {value[:40]!r} starts with {value[0]!r}: spreadsheets opening the "
-                    "file (or its results) would evaluate it as a formula",
-                    False,
-                )
+        if value and value.startswith(_FORMULA_PREFIXES) and not is_number(value):
+            return Finding(
+                "formula-injection",
+                f"the value {value[:40]!r} starts with {value[0]!r}: spreadsheets opening the "
+                "file (or its results) would evaluate it as a formula",
+                False,
+            )
     return None
 
 

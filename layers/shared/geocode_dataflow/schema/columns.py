@@ -8,6 +8,7 @@ the BoundingBox order, Q22).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 
 from geocode_dataflow.schema.model import (
@@ -116,6 +117,9 @@ _POINT_KEYS = (
 )
 
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 def is_known_column(name: str) -> bool:
     return name in _KNOWN
 
@@ -164,6 +168,18 @@ def _json_array(cell: str, what: str) -> list[dict[str, object]]:
         data = [data]
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise ValueError(f"{what} must be a JSON array of objects")
+    # A \uD800-style escape without its pair decodes to a lone surrogate: not a character,
+    # so no UTF-8 (nor XML) can carry it. Only an escape can produce one: the cell itself is
+    # valid UTF-8 already.
+    if "\\u" in cell and any(
+        isinstance(value, str) and _SURROGATE.search(value)
+        for item in data
+        for value in item.values()
+    ):
+        raise ValueError(
+            f"{what} holds a \\u escape of a lone surrogate (half of a UTF-16 pair, "
+            "e.g. \\ud800), which is not a character: fix or remove it"
+        )
     # Read by key, case-insensitively: key order varies even within one cell (Q30).
     return [{str(key).casefold(): value for key, value in item.items()} for item in data]
 

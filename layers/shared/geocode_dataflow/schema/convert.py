@@ -13,7 +13,9 @@ for some XML options, so converting to text drops, per entity (``text_losses`` l
 - leading/trailing whitespace of values, and an empty ``<Address/>`` (both read back as absent).
 
 Converting to XML loses nothing the model holds, but a ``false`` boolean is written as absent
-(its default), as the service's own echo does (Q33).
+(its default), as the service's own echo does (Q33), and characters XML cannot carry (control
+characters a text cell may hold) are replaced by U+FFFD. Writers count every replaced character
+(``FeedWriter.replaced``) and ``convert_feed`` reports them (``replaced-characters``).
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from typing import BinaryIO
 from geocode_dataflow.schema import columns as col
 from geocode_dataflow.schema.detect import FORMATS, TEXT_FORMATS, check_format
 from geocode_dataflow.schema.encoding import Source
-from geocode_dataflow.schema.issues import Issue
+from geocode_dataflow.schema.issues import FeedError, Issue
 from geocode_dataflow.schema.model import GeocodeEntity, GeocodeRequest, ReverseGeocodeRequest
 from geocode_dataflow.schema.reader import open_feed
 from geocode_dataflow.schema.text import TextFeedWriter
+from geocode_dataflow.schema.validate import Limits, too_many_entities
 from geocode_dataflow.schema.xmlfeed import XmlFeedWriter
 
 
@@ -50,6 +53,7 @@ class FeedWriter:
     ) -> None:
         self.format = check_format(fmt) or ""
         self.count = 0
+        self.replaced = 0  # characters replaced by U+FFFD (see ``write``)
         self._closed = False
         self._writer: TextFeedWriter | XmlFeedWriter
         if self.format == "xml":
@@ -59,11 +63,15 @@ class FeedWriter:
                 sink, self.format, columns=columns, header=header, version_line=version_line
             )
 
-    def write(self, entity: GeocodeEntity) -> None:
+    def write(self, entity: GeocodeEntity) -> int:
+        """Write one entity; return how many of its characters the format cannot carry were
+        replaced by U+FFFD (XML: control characters; any format: lone surrogates)."""
         if self._closed:
             raise ValueError("write to a closed FeedWriter")
-        self._writer.write(entity)
+        replaced = self._writer.write(entity)
         self.count += 1
+        self.replaced += replaced
+        return replaced
 
     def close(self) -> None:
         if not self._closed:
@@ -149,25 +157,68 @@ def convert_feed(
     *,
     fmt: str | None = None,
     losses: list[Issue] | None = None,
+    limits: Limits | None = None,
 ) -> int:
     """Read a feed in any format and write it as ``to_fmt``; return the number of entities.
 
     Text to text keeps the source's columns (and version line); XML to text writes all 41
-    columns. When ``losses`` is a list, one ``Issue`` (code ``dropped-in-conversion``) is
-    appended per entity that loses something (see the module docstring for what can be lost).
-    Raises ``FeedError`` if the source is not a readable v2.0 feed.
+    columns. When ``losses`` is a list, one ``Issue`` per entity that loses something is
+    appended: ``dropped-in-conversion`` (text cannot carry it, see the module docstring) and
+    ``replaced-characters`` (characters replaced by U+FFFD). ``limits``: stop with
+    ``FeedError`` past ``max_bytes``, ``max_elements`` or at the first entity beyond
+    ``max_entities`` (none by default). Raises ``FeedError`` if the source is not a readable
+    v2.0 feed.
     """
     target = check_format(to_fmt)
     if target not in FORMATS:
         raise ValueError(f"unknown format {to_fmt!r}")
-    with open_feed(source, filename, fmt=fmt) as reader:
+    with open_feed(
+        source,
+        filename,
+        fmt=fmt,
+        max_bytes=limits.max_bytes if limits else None,
+        max_elements=limits.max_elements if limits else None,
+    ) as reader:
         entities: Iterator[GeocodeEntity] = iter(reader)
+        if limits is not None:
+            entities = _at_most(entities, limits.max_entities)
         if losses is not None and target in TEXT_FORMATS:
             entities = _noting_losses(entities, losses)
-        if target == "xml":
-            return write_feed(entities, sink, "xml")
-        columns = reader.columns if reader.format in TEXT_FORMATS else None
-        return write_feed(entities, sink, target, columns=columns, version_line=reader.version_line)
+        text_source = reader.format in TEXT_FORMATS
+        with FeedWriter(
+            sink,
+            target,
+            columns=reader.columns if text_source and target != "xml" else None,
+            version_line=reader.version_line if target != "xml" else None,
+        ) as out:
+            for entity in entities:
+                replaced = out.write(entity)
+                if replaced and losses is not None:
+                    losses.append(_replaced(entity, replaced, target))
+        return out.count
+
+
+def _at_most(entities: Iterator[GeocodeEntity], limit: int) -> Iterator[GeocodeEntity]:
+    for count, entity in enumerate(entities):
+        if count == limit:
+            raise FeedError.from_issue(too_many_entities(limit, entity.line))
+        yield entity
+
+
+def _replaced(entity: GeocodeEntity, replaced: int, target: str) -> Issue:
+    """``count``: the number of characters replaced in the entity."""
+    what = (
+        "characters XML cannot carry (control characters)"
+        if target == "xml"
+        else "lone surrogates (not characters)"
+    )
+    return Issue(
+        "replaced-characters",
+        f"{what} were replaced by U+FFFD",
+        line=entity.line,
+        entity_id=entity.id,
+        count=replaced,
+    )
 
 
 def _noting_losses(

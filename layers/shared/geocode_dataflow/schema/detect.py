@@ -7,7 +7,7 @@ that starts with ``<`` is XML); an explicit format decides over both.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from geocode_dataflow.schema.issues import FeedError
 
@@ -32,6 +32,11 @@ _VERSION_RE = re.compile(
     r'^\s*"?\s*bing spatial data services\s*"?\s*[,|\t]\s*"?\s*([^,|\t"]*?)\s*"?\s*[,|\t\s]*$',
     re.IGNORECASE,
 )
+
+
+# xs:decimal's lexical form, and the whitespace XML collapses around it.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_XML_SPACE = " \t\r\n"
 
 
 def format_from_name(filename: str | None) -> str | None:
@@ -68,14 +73,26 @@ def text_version(first_line: str) -> str | None:
         or parts[0].strip().strip('"').strip().lower() != "bing spatial data services"
     ):
         return None
-    return parts[1].strip().strip('"').strip()
+    return parts[1].strip(_XML_SPACE).strip('"').strip(_XML_SPACE)
 
 
-def is_version_2(number: str | None) -> bool:
-    try:
-        return number is not None and Decimal(number.strip()) == Decimal(2)
-    except InvalidOperation:
-        return False
+def version_problem(number: str) -> str | None:
+    """Why ``number`` does not declare Data Schema 2.0, or None when it does.
+
+    The XSD types Version as xs:decimal: an optional sign, ASCII digits and at most one ``.``
+    (``2``, ``2.0``, ``02.00``), surrounded by XML whitespace at most. No exponent (``2.0e0``),
+    no other digits (``٢.٠``), no ``_`` separators: ``Decimal()`` and ``float()`` take those,
+    the service does not.
+    """
+    stripped = number.strip(_XML_SPACE)
+    if _DECIMAL.fullmatch(stripped) is None:
+        return (
+            "that is not a decimal number as the schema writes one (ASCII digits 0-9 and one "
+            "'.', e.g. 2.0)"
+        )
+    if Decimal(stripped) != 2:
+        return "only Data Schema 2.0 is supported"
+    return None
 
 
 def check_text_version(first_line: str) -> None:
@@ -96,11 +113,11 @@ def check_text_version(first_line: str) -> None:
             f"the first line must be {VERSION_LINE!r}, found {shown[:80]!r}.{hint}",
             line=1,
         )
-    if not is_version_2(number):
+    problem = version_problem(number)
+    if problem is not None:
         raise FeedError(
             "wrong-version",
-            f"the version line declares version {number!r}; only Data Schema 2.0 is supported "
-            f"(write {VERSION_LINE!r})",
+            f"the version line declares version {number!r}; {problem} (write {VERSION_LINE!r})",
             line=1,
         )
 

@@ -32,6 +32,17 @@ ENCODINGS: dict[str, tuple[bytes, str]] = {
 }
 
 
+def source_name(source: Source, filename: str | None = None) -> str | None:
+    """``filename`` if given, else the path of a path source: the name that helps decide the
+    format (a one-column pipe file reads the same as csv), so a file validated by path and the
+    same bytes validated as a stream with their name get the same answer."""
+    if filename is not None:
+        return filename
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    return None
+
+
 def _read_up_to(stream: BinaryIO, size: int) -> bytes:
     """Read ``size`` bytes unless EOF comes first (raw and network streams return short reads)."""
     parts, got = [], 0
@@ -93,7 +104,8 @@ class Utf8Stream(io.RawIOBase):
         self._passthrough = codec == "utf-8"
         self._decoder = codecs.getincrementaldecoder(codec)(errors="strict")
         self._consumed = len(bom)  # source bytes before the current chunk (BOM already skipped)
-        self._lines = 0  # newlines produced so far, for error messages
+        self._lines = 0  # line ends (LF, CR or CRLF) produced so far, for error messages
+        self._after_cr = False  # the last chunk ended with CR: a LF starting the next one pairs
         self._pending = b""  # transcoded bytes not yet handed out
         self._eof = False
         self._max_bytes = max_bytes
@@ -119,8 +131,8 @@ class Utf8Stream(io.RawIOBase):
             text = self._decoder.decode(block, final)
         except UnicodeDecodeError as exc:
             offset = self._consumed - held + exc.start
-            good = exc.object[: exc.start]
-            line = self._lines + good.decode(exc.encoding, "replace").count("\n") + 1
+            good = exc.object[: exc.start].decode(exc.encoding, "replace")
+            line = self._lines + _line_ends(good, self._after_cr) + 1
             raise FeedError(
                 "undecodable",
                 f"the file is not valid {self._label()}: byte 0x{exc.object[exc.start]:02x} cannot "
@@ -132,7 +144,9 @@ class Utf8Stream(io.RawIOBase):
         if final:
             self._eof = True
         out = block if self._passthrough else text.encode("utf-8")
-        self._lines += text.count("\n")
+        if text:
+            self._lines += _line_ends(text, self._after_cr)
+            self._after_cr = text[-1] == "\r"
         self.utf8_bytes += len(out)
         if self._max_bytes is not None and self.utf8_bytes > self._max_bytes:
             raise FeedError(
@@ -149,6 +163,13 @@ class Utf8Stream(io.RawIOBase):
             "utf-16-le": "UTF-16",
             "utf-16-be": "UTF-16",
         }[self._encoding]
+
+
+def _line_ends(text: str, after_cr: bool) -> int:
+    """Line ends in ``text``, counted as the readers count them: LF, CR and CRLF each end one
+    line. ``after_cr``: the text before ended with CR, so a LF at the start completes a CRLF."""
+    ends = text.count("\n") + text.count("\r") - text.count("\r\n")
+    return ends - 1 if after_cr and text.startswith("\n") else ends
 
 
 def _gunzip_guard(read: Callable[[int], bytes], size: int) -> bytes:

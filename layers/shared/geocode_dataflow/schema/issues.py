@@ -15,7 +15,11 @@ from geocode_dataflow.errors import InvalidFeedError
 
 @dataclass(frozen=True, slots=True)
 class Issue:
-    """One problem: ``code`` is a stable slug (e.g. ``duplicate-id``), ``message`` is for people."""
+    """One problem: ``code`` is a stable slug (e.g. ``duplicate-id``), ``message`` is for people.
+
+    ``count`` is set when one issue stands for several identical ones (a remark repeated on
+    every entity is reported once, at its first line, with how many times it occurred).
+    """
 
     code: str
     message: str
@@ -23,6 +27,7 @@ class Issue:
     entity_id: str | None = None
     column: int | None = None
     offset: int | None = None
+    count: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
@@ -38,6 +43,8 @@ class Issue:
             parts.append(f"byte offset {self.offset}")
         if self.entity_id is not None:
             parts.append(f"entity {self.entity_id!r}")
+        if self.count is not None:
+            parts.append(f"{self.count:,} times, first here" if parts else f"{self.count:,} times")
         return ", ".join(parts)
 
 
@@ -88,6 +95,13 @@ class FeedError(InvalidFeedError):
         )
 
 
+# Codes of remarks about the file's structure that a file may repeat on every entity (the
+# same undefined attribute on each <GeocodeEntity>): a report keeps each distinct one once,
+# with a count, instead of one line per occurrence.
+REPEATING_CODES = frozenset(
+    {"unknown-attribute", "unknown-element", "missing-attribute", "duplicate-element"}
+)
+
 # Called by the readers for problems they can step over: ``is_error`` True means the file is
 # not valid v2.0 (a strict caller raises), False means a remark worth a warning.
 IssueHandler = Callable[[Issue, bool], None]
@@ -97,3 +111,14 @@ def raise_on_error(issue: Issue, is_error: bool) -> None:
     """The default handler: errors stop the read, remarks are ignored."""
     if is_error:
         raise FeedError.from_issue(issue)
+
+
+def too_many_elements(limit: int, line: int | None) -> FeedError:
+    """The error for a file past its element budget (``Limits.max_elements``), in any format."""
+    return FeedError(
+        "too-many-elements",
+        f"the file has more than {limit:,} elements (XML elements, or objects in the JSON cells "
+        "of text rows); reading stopped there: a geocode feed has a few per entity, so the file "
+        "is probably corrupt or hostile",
+        line=line,
+    )

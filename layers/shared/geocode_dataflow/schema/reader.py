@@ -20,12 +20,16 @@ from geocode_dataflow.schema.detect import (
     text_format_from_header,
     text_version,
 )
-from geocode_dataflow.schema.encoding import DecodedSource, Source
+from geocode_dataflow.schema.encoding import DecodedSource, Source, source_name
 from geocode_dataflow.schema.issues import FeedError, Issue, IssueHandler, raise_on_error
 from geocode_dataflow.schema.model import GeocodeEntity
 from geocode_dataflow.schema.xmlfeed import iter_xml_entities
 
 _PROLOGUE_LIMIT = 1 << 20  # longest version/header line we accept: a header is ~2 KiB
+# Labels of encodings with 2- or 4-byte units (dashes removed), as parsers name them.
+_WIDE_ENCODINGS = frozenset(
+    {"utf16", "utf16le", "utf16be", "utf32", "utf32le", "utf32be", "ucs2", "ucs4", "unicode"}
+)
 _XML_ENCODING = re.compile(r"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([^"']+)["']""")
 
 
@@ -48,8 +52,10 @@ class FeedReader:
         header: list[str] | None = None,
         columns: list[str] | None = None,
         on_issue: IssueHandler = raise_on_error,
+        max_elements: int | None = None,
     ) -> None:
         self._decoded = decoded
+        self._max_elements = max_elements
         self.format = fmt
         self.encoding = decoded.encoding
         self.compressed = decoded.compressed
@@ -71,10 +77,17 @@ class FeedReader:
         self._started = True
         text = self._decoded.text()
         if self.format == "xml":
-            return iter_xml_entities(text, self._on_issue, self._prefix)
+            return iter_xml_entities(
+                text, self._on_issue, self._prefix, max_elements=self._max_elements
+            )
         assert self.columns is not None  # noqa: S101 - set for every text feed by open_feed
         return text_format.iter_entities(
-            text, self.format, self.columns, first_line=3, on_issue=self._on_issue
+            text,
+            self.format,
+            self.columns,
+            first_line=3,
+            on_issue=self._on_issue,
+            max_elements=self._max_elements,
         )
 
     def close(self) -> None:
@@ -99,18 +112,26 @@ def open_feed(
     fmt: str | None = None,
     on_issue: IssueHandler | None = None,
     max_bytes: int | None = None,
+    max_elements: int | None = None,
 ) -> FeedReader:
     """Open a Data Schema v2.0 feed from a path, bytes or a binary stream (not closed by us).
 
     Detects gzip (magic bytes), the encoding (UTF-8 with or without BOM, UTF-16 with BOM) and
     the format: content first (``<`` -> XML; the version line + the header's delimiter ->
-    text), then the file name (``.xml .csv .tab .tsv .txt .pipe`` optionally ``.gz``); ``fmt``
-    overrides both. ``on_issue(issue, is_error)`` receives problems the reader can step over
+    text), then the file name (``.xml .csv .tab .tsv .txt .pipe`` optionally ``.gz``; by
+    default the path of a path source); ``fmt`` overrides both. ``on_issue(issue, is_error)`` receives problems the reader can step over
     (default: raise errors, ignore remarks); ``max_bytes`` stops reading past that much
-    uncompressed UTF-8. Raises ``FeedError`` when the prologue is unreadable.
+    uncompressed UTF-8, ``max_elements`` past that many elements (see ``Limits``). Raises
+    ``FeedError`` when the prologue is unreadable.
     """
     explicit = check_format(fmt)
-    return open_decoded(DecodedSource(source, max_bytes=max_bytes), filename, explicit, on_issue)
+    return open_decoded(
+        DecodedSource(source, max_bytes=max_bytes),
+        source_name(source, filename),
+        explicit,
+        on_issue,
+        max_elements=max_elements,
+    )
 
 
 def open_decoded(
@@ -118,17 +139,23 @@ def open_decoded(
     filename: str | None,
     fmt: str | None,
     on_issue: IssueHandler | None = None,
+    *,
+    max_elements: int | None = None,
 ) -> FeedReader:
     """``open_feed`` on a source already opened (closed here if the prologue is unreadable)."""
     try:
-        return _open(decoded, filename, check_format(fmt), on_issue or raise_on_error)
+        return _open(decoded, filename, check_format(fmt), on_issue or raise_on_error, max_elements)
     except BaseException:
         decoded.close()
         raise
 
 
 def _open(
-    decoded: DecodedSource, filename: str | None, explicit: str | None, on_issue: IssueHandler
+    decoded: DecodedSource,
+    filename: str | None,
+    explicit: str | None,
+    on_issue: IssueHandler,
+    max_elements: int | None,
 ) -> FeedReader:
     text = decoded.text()
     first = text.readline(_PROLOGUE_LIMIT)
@@ -145,7 +172,9 @@ def _open(
     )
     if is_xml:
         _check_declared_encoding(prefix, decoded.encoding, on_issue)
-        return FeedReader(decoded, "xml", prefix=prefix, on_issue=on_issue)
+        return FeedReader(
+            decoded, "xml", prefix=prefix, on_issue=on_issue, max_elements=max_elements
+        )
 
     check_text_version(first)
     header_line = text.readline(_PROLOGUE_LIMIT)
@@ -166,6 +195,7 @@ def _open(
         header=header,
         columns=columns,
         on_issue=on_issue,
+        max_elements=max_elements,
     )
 
 
@@ -173,22 +203,38 @@ def _check_declared_encoding(prefix: str, encoding: str, on_issue: IssueHandler)
     """The bytes decide how we read the file; a declaration saying otherwise misleads others.
 
     A UTF-8 file declaring e.g. ISO-8859-1 is read as UTF-8 here, but a reader that believes
-    the declaration (possibly the service) would garble every non-ASCII character.
+    the declaration (possibly the service) would garble every non-ASCII character: a remark.
+    A UTF-8 file declaring UTF-16 is an error: XML requires a byte-order mark on UTF-16, and a
+    parser that believes the declaration refuses the file (.NET: "There is no Unicode byte
+    order mark. Cannot switch to Unicode"). A UTF-16 file is sent as UTF-8, its declaration
+    rewritten (``utf8_chunks``), so any UTF-16 label on it is fine.
     """
     match = _XML_ENCODING.match(prefix)
     if match is None:
         return
     declared = match.group(1).strip().lower().replace("_", "-")
     family = "utf-16" if encoding.startswith("utf-16") else "utf-8"
-    if not declared.startswith(family) and not (
+    if declared.startswith(family) or (
         family == "utf-8" and declared in ("utf8", "us-ascii", "ascii")
     ):
+        return
+    if family == "utf-8" and declared.replace("-", "") in _WIDE_ENCODINGS:
         on_issue(
             Issue(
                 "declared-encoding",
-                f"the XML declaration says encoding={match.group(1)!r} but the file is "
-                f'{family.upper()}; declare encoding="utf-8" (the service accepts UTF-8 only)',
+                f"the XML declaration says encoding={match.group(1)!r} but the file is UTF-8 "
+                'without a byte-order mark; XML parsers refuse that: declare encoding="utf-8"',
                 line=1,
             ),
-            False,
+            True,
         )
+        return
+    on_issue(
+        Issue(
+            "declared-encoding",
+            f"the XML declaration says encoding={match.group(1)!r} but the file is "
+            f'{family.upper()}; declare encoding="utf-8" (the service accepts UTF-8 only)',
+            line=1,
+        ),
+        False,
+    )

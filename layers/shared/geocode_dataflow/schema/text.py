@@ -8,19 +8,31 @@ cells, and tracks the physical line where each row starts.
 from __future__ import annotations
 
 import csv
+import re
+import sys
 from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
 from geocode_dataflow.schema import columns as col
 from geocode_dataflow.schema.detect import DELIMITERS, VERSION_LINE
-from geocode_dataflow.schema.issues import FeedError, Issue, IssueHandler
+from geocode_dataflow.schema.issues import FeedError, Issue, IssueHandler, too_many_elements
 from geocode_dataflow.schema.model import GeocodeEntity
 
-# Row width is bounded by the csv module's field limit (128 KiB per cell by default), which
-# also bounds memory on a hostile file with an unterminated quote. The XML reader applies the
-# same limit to attribute values and element text, so both formats reject the same values.
+# A cell is bounded by the csv module's field limit (128 KiB by default). The XML reader
+# applies the same limit to attribute values and element text, so both formats reject the
+# same values.
 MAX_FIELD_CHARS = 131_072  # csv.field_size_limit()'s default
+# A row (all its physical lines) is read through a budget, so that a line without an end (or a
+# quoted cell holding the rest of the file) costs at most this much memory before it is refused,
+# like an XML token. Eight cells at MAX_FIELD_CHARS fit; a real row is a few hundred characters.
+MAX_ROW_CHARS = 1 << 20
+# Cells in a row, the header's included: 41 columns plus the padding spreadsheets add (Q47).
+MAX_ROW_CELLS = 1_000
+# Rows skipped for being blank (empty lines, or only delimiters): spreadsheets export some,
+# a gzip file of nothing else would otherwise keep the reader busy for minutes.
+MAX_BLANK_ROWS = 100_000
 LINE_TERMINATOR = "\r\n"
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # Problems of a cell value that make the file invalid; others (partial boxes) are remarks.
 _ERROR_CODES = frozenset({"invalid-value", "invalid-json"})
 
@@ -41,6 +53,13 @@ def parse_header(header_line: str, fmt: str) -> tuple[list[str], list[str]]:
         raise FeedError(
             "malformed-header", f"the header line cannot be parsed: {exc}", line=2
         ) from exc
+    if len(tokens) > MAX_ROW_CELLS:
+        raise FeedError(
+            "too-many-cells",
+            f"the header line has {len(tokens):,} columns; at most {MAX_ROW_CELLS:,} are read "
+            "(Data Schema v2.0 has 41 column names)",
+            line=2,
+        )
     # A spreadsheet may quote a token after a space (`Id, "TraceId"`), which csv leaves as is.
     names = [token.strip().strip('"').strip() for token in tokens]
     unknown = [name for name in names if name and not col.is_known_column(name)]
@@ -64,54 +83,106 @@ def parse_header(header_line: str, fmt: str) -> tuple[list[str], list[str]]:
 
 
 def iter_entities(
-    text: TextIO, fmt: str, names: list[str], *, first_line: int, on_issue: IssueHandler
+    text: TextIO,
+    fmt: str,
+    names: list[str],
+    *,
+    first_line: int,
+    on_issue: IssueHandler,
+    max_elements: int | None = None,
 ) -> Iterator[GeocodeEntity]:
     """Entities from the data rows of ``text`` (positioned after the header line).
 
     ``first_line`` is the physical line number of the first data line. Blank rows and rows of
-    empty cells are skipped. Short rows mean empty trailing cells; cells beyond the header (or
-    under an empty header token) must be empty, otherwise the row is reported as an error
-    (``extra-cells``: typically an unquoted delimiter spilling a value into the next cells).
+    empty cells are skipped (up to ``MAX_BLANK_ROWS``). Short rows mean empty trailing cells;
+    cells beyond the header (or under an empty header token) must be empty, otherwise the row
+    is reported as an error (``extra-cells``: typically an unquoted delimiter spilling a value
+    into the next cells). A row longer than ``MAX_ROW_CHARS`` or wider than ``MAX_ROW_CELLS``
+    stops the read (``FeedError``), and so do more than ``max_elements`` objects in the JSON
+    cells of the file (each costs about what an XML element does).
     """
+    budget = sys.maxsize if max_elements is None else max_elements
+    objects = 0
+    line = first_line  # where the current row starts
+    row_chars = 0  # characters of the current row read so far
+
+    def physical_lines() -> Iterator[str]:
+        # readline() with newline='' ends a line at LF, CR or CRLF, as csv wants. The limit
+        # is what the row may still take, so a longer line is never held whole: its first
+        # MAX_ROW_CHARS + 1 characters go to csv (which may find a cell over its limit, the
+        # more precise error), then the row is refused, here or once csv returns it.
+        nonlocal row_chars
+        readline = text.readline
+        while row_chars <= MAX_ROW_CHARS:
+            piece = readline(MAX_ROW_CHARS + 1 - row_chars)
+            if not piece:
+                return
+            row_chars += len(piece)
+            yield piece
+        raise _row_too_long(line)
+
     # strict: a quote left open or text after a closing quote is an error, not a silent merge
     # of the rest of the file into one cell. Quotes inside an unquoted cell stay literal (the
     # raw JSON cells of pipe/tab output).
     reader = csv.reader(
-        text, delimiter=DELIMITERS[fmt], quotechar='"', skipinitialspace=True, strict=True
+        physical_lines(),
+        delimiter=DELIMITERS[fmt],
+        quotechar='"',
+        skipinitialspace=True,
+        strict=True,
     )
-    width = len(names)
-    consumed = 0  # physical lines the csv reader has taken
+    # Only the named columns are looked at one by one; the cells under empty tokens and beyond
+    # the header are checked in bulk (they must be empty), whatever their number.
+    named = [(index, name) for index, name in enumerate(names) if name]
+    width = named[-1][0] + 1 if named else 0
+    holes = [index for index in range(width) if not names[index]]
+    blank_rows = 0
     while True:
-        line = first_line + consumed
+        row_chars = 0
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
             raise FeedError("malformed-row", _csv_problem(exc), line=line) from exc
-        consumed = reader.line_num
+        if row_chars > MAX_ROW_CHARS:
+            raise _row_too_long(line)
+        count = len(row)
+        if count > MAX_ROW_CELLS:
+            raise FeedError(
+                "too-many-cells",
+                f"the row has {count:,} cells; at most {MAX_ROW_CELLS:,} are read (the header "
+                f"has {len(names):,} columns)",
+                line=line,
+            )
         cells: dict[str, str] = {}
-        extra: list[int] = []
-        for index, raw in enumerate(row):
-            value = raw.strip()
-            if not value:
-                continue
-            name = names[index] if index < width else ""
-            if name:
+        for index, name in named:
+            if index >= count:
+                break
+            value = row[index].strip()
+            if value:
                 cells[name] = value
-            else:
-                extra.append(index + 1)
+        extra = _extra_cells(row, width, holes) if count > width or holes else None
+        row_line, line = line, first_line + reader.line_num
         if not cells and not extra:
+            blank_rows += 1
+            if blank_rows > MAX_BLANK_ROWS:
+                raise FeedError(
+                    "too-many-blank-rows",
+                    f"the file has more than {MAX_BLANK_ROWS:,} blank rows (empty lines or "
+                    "only delimiters); remove them",
+                    line=row_line,
+                )
             continue
         entity_id = cells.get(col.ID)
-        if any("\x00" in value for value in cells.values()):
+        if "\x00" in "".join(cells.values()):  # one C search, not one per cell
             # Python's csv module accepts NUL since 3.11; in a feed it means binary or
             # mis-encoded data, and XML could not carry it.
             on_issue(
                 Issue(
                     "nul-character",
                     "the row contains a NUL character (binary data, or UTF-16 saved without BOM?)",
-                    line=line,
+                    line=row_line,
                     entity_id=entity_id,
                 ),
                 True,
@@ -123,18 +194,42 @@ def iter_entities(
                     f"the row has non-empty cells beyond the header's columns (cell(s) "
                     f"{', '.join(map(str, extra[:5]))}); an unquoted {_delimiter_name(fmt)} in a "
                     "value spills it into the next cells: quote such values",
-                    line=line,
+                    line=row_line,
                     entity_id=entity_id,
                 ),
                 True,
             )
 
         def problem(
-            code: str, message: str, line: int = line, entity_id: str | None = entity_id
+            code: str, message: str, line: int = row_line, entity_id: str | None = entity_id
         ) -> None:
             on_issue(Issue(code, message, line=line, entity_id=entity_id), code in _ERROR_CODES)
 
-        yield col.entity_from_cells(cells, line=line, problem=problem)
+        entity = col.entity_from_cells(cells, line=row_line, problem=problem)
+        if entity.responses:
+            response = entity.responses[0]
+            objects += len(response.geocode_points) + len(response.query_parse_values)
+            if objects > budget:
+                raise too_many_elements(budget, row_line)
+        yield entity
+
+
+def _row_too_long(line: int) -> FeedError:
+    return FeedError(
+        "row-too-long",
+        f"the row is longer than {MAX_ROW_CHARS:,} characters (a line without an end, or an "
+        "unclosed quote?); rows are a few hundred characters",
+        line=line,
+    )
+
+
+def _extra_cells(row: list[str], width: int, holes: list[int]) -> list[int]:
+    """1-based positions of the non-empty cells outside the named columns (few, usually none)."""
+    extra = [index + 1 for index in holes if index < len(row) and row[index].strip()]
+    tail = row[width:]
+    if tail and "".join(tail).strip():
+        extra += [width + offset + 1 for offset, cell in enumerate(tail) if cell.strip()]
+    return extra
 
 
 def _csv_problem(exc: csv.Error) -> str:
@@ -223,9 +318,19 @@ class TextFeedWriter:
         tokens = header if header is not None else columns
         self._text.write(self._delimiter.join(tokens) + LINE_TERMINATOR)
 
-    def write(self, entity: GeocodeEntity) -> None:
+    def write(self, entity: GeocodeEntity) -> int:
+        """Write ``entity``; return how many characters were replaced by U+FFFD (lone
+        surrogates, which UTF-8 cannot encode; no file read here holds one)."""
         cells = col.entity_to_cells(entity)
-        self._csv.writerow([cells.get(name, "") if name else "" for name in self._columns])
+        row = [cells.get(name, "") if name else "" for name in self._columns]
+        replaced = 0
+        if not all(map(str.isascii, row)):
+            for index, value in enumerate(row):
+                if not value.isascii():
+                    row[index], count = _SURROGATE.subn("\ufffd", value)
+                    replaced += count
+        self._csv.writerow(row)
+        return replaced
 
     def finish(self) -> None:
         self._text.flush()

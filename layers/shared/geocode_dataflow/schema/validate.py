@@ -9,15 +9,16 @@ never the rows.
 
 from __future__ import annotations
 
+import unicodedata
 from array import array
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from geocode_dataflow.schema.checks import check_entity
 from geocode_dataflow.schema.detect import check_format, format_from_name
-from geocode_dataflow.schema.encoding import DecodedSource, Source
-from geocode_dataflow.schema.issues import FeedError, Issue
+from geocode_dataflow.schema.encoding import DecodedSource, Source, source_name
+from geocode_dataflow.schema.issues import REPEATING_CODES, FeedError, Issue
 from geocode_dataflow.schema.reader import open_decoded
 
 DEFAULT_MAX_ISSUES = 1000
@@ -25,10 +26,19 @@ DEFAULT_MAX_ISSUES = 1000
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Service limits a file is checked against (Enterprise defaults; ``Limits.basic()``)."""
+    """Limits a file is checked against: the service's (Enterprise defaults; ``Limits.basic()``)
+    and one of ours.
+
+    ``max_elements`` is ours: the XML elements (or JSON objects in the GeocodePoints and
+    QueryParseValues cells of text rows) a file may hold, 10 per entity at the entity limit
+    (an entity with both requests and their children has 7; a one-result output ~12). It
+    bounds the time a small gzip file can take: 300 MB of tiny elements inflate from under
+    1 MB and would take minutes (at ~12 us per element, 2 million take ~25 s).
+    """
 
     max_entities: int = 200_000
     max_bytes: int = 300 * 1024 * 1024  # uncompressed UTF-8
+    max_elements: int = 2_000_000
 
     @classmethod
     def basic(cls) -> Limits:
@@ -95,19 +105,50 @@ class IdIndex:
 
 
 class IssueList:
-    """Keeps the first ``cap`` issues and counts all of them, so garbage cannot exhaust memory."""
+    """Keeps the first ``cap`` issues and counts all of them, so garbage cannot exhaust memory.
+
+    Remarks about the file's structure (``REPEATING_CODES``) that repeat word for word are kept
+    once, at their first line, with a count: an unknown attribute on each of 200,000 entities
+    is one line of the report, not 200,000 (nor 1,000 identical ones hiding everything else).
+    """
 
     def __init__(self, cap: int) -> None:
         self.items: list[Issue] = []
         self.total = 0
         self.by_code: Counter[str] = Counter()
         self._cap = cap
+        self._first: dict[tuple[str, str], int] = {}  # repeating remark -> its index in items
+        self._repeats: Counter[int] = Counter()  # index in items -> further occurrences
 
-    def add(self, issue: Issue) -> None:
+    def add(self, issue: Issue, *, keep: bool = False) -> None:
+        """``keep``: list it even past the cap (the error that stopped the read)."""
         self.total += 1
         self.by_code[issue.code] += 1
+        if keep:
+            self.items.append(issue)
+            return
+        if issue.code in REPEATING_CODES:
+            key = (issue.code, issue.message)
+            index = self._first.get(key)
+            if index is not None:
+                self._repeats[index] += 1
+                return
+            if len(self.items) < self._cap:
+                self._first[key] = len(self.items)
         if len(self.items) < self._cap:
             self.items.append(issue)
+
+    def collapsed(self) -> list[Issue]:
+        """The kept issues, each repeated remark carrying its number of occurrences."""
+        items = list(self.items)
+        for index, more in self._repeats.items():
+            items[index] = replace(items[index], count=more + 1)
+        return items
+
+    @property
+    def shown(self) -> int:
+        """Occurrences the kept issues stand for (``total`` minus those beyond the cap)."""
+        return len(self.items) + sum(self._repeats.values())
 
 
 @dataclass
@@ -130,6 +171,10 @@ class ValidationReport:
     error_codes: dict[str, int] = field(default_factory=dict)
     warning_codes: dict[str, int] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    # Occurrences the stored lists stand for (a repeated remark counts all its occurrences):
+    # below error_count / warning_count only when the lists were capped.
+    errors_shown: int = 0
+    warnings_shown: int = 0
 
     @property
     def valid(self) -> bool:
@@ -153,11 +198,12 @@ class ValidationReport:
             "warning_codes": dict(self.warning_codes),
             "errors": [issue.to_dict() for issue in self.errors],
             "warnings": [issue.to_dict() for issue in self.warnings],
-            "errors_truncated": self.error_count > len(self.errors),
-            "warnings_truncated": self.warning_count > len(self.warnings),
+            "errors_truncated": self.error_count > self.errors_shown,
+            "warnings_truncated": self.warning_count > self.warnings_shown,
             "limits": {
                 "max_entities": self.limits.max_entities,
                 "max_bytes": self.limits.max_bytes,
+                "max_elements": self.limits.max_elements,
             },
         }
 
@@ -174,9 +220,9 @@ class ValidationReport:
             f"{self.reverse_count:,} reverse; "
             f"{self.invalid_entity_count:,} will be failed by the service",
         ]
-        for title, issues, total in (
-            ("File-level errors", self.errors, self.error_count),
-            ("Entity-level warnings", self.warnings, self.warning_count),
+        for title, issues, total, shown in (
+            ("File-level errors", self.errors, self.error_count, self.errors_shown),
+            ("Entity-level warnings", self.warnings, self.warning_count, self.warnings_shown),
         ):
             if not total:
                 continue
@@ -184,8 +230,8 @@ class ValidationReport:
             lines += [
                 f"  {issue.where() or '-'}: [{issue.code}] {issue.message}" for issue in issues
             ]
-            if total > len(issues):
-                lines.append(f"  ... and {total - len(issues):,} more")
+            if total > shown:
+                lines.append(f"  ... and {total - shown:,} more")
         return "\n".join(lines)
 
 
@@ -199,10 +245,13 @@ def validate_feed(
 ) -> ValidationReport:
     """Check a feed end to end, streaming; never raises for a bad file (see ``report.errors``).
 
-    I/O errors of the source itself propagate. Reading stops early only when the file is
-    beyond ``limits.max_bytes`` or unreadable from some point on.
+    ``filename`` (by default the path of a path source) helps decide the format, exactly as
+    for ``open_feed``. I/O errors of the source itself propagate. Reading stops early when
+    the file is beyond ``limits.max_bytes``, at its first entity beyond
+    ``limits.max_entities``, or when it is unreadable from some point on.
     """
     limits = limits or Limits()
+    filename = source_name(source, filename)
     errors, warnings = IssueList(max_issues), IssueList(max_issues)
     report = ValidationReport(filename=filename, limits=limits)
     report.format = check_format(fmt) or _name_format(filename)
@@ -215,12 +264,19 @@ def validate_feed(
     try:
         decoded = DecodedSource(source, max_bytes=limits.max_bytes)
         report.encoding, report.compressed = decoded.encoding, decoded.compressed
-        with open_decoded(decoded, filename, fmt, on_issue) as reader:
+        with open_decoded(
+            decoded, filename, fmt, on_issue, max_elements=limits.max_elements
+        ) as reader:
             report.format = reader.format
             for entity in reader:
+                if report.entity_count == limits.max_entities:
+                    # Nothing read past here can make the file acceptable: stop now rather
+                    # than spend time (and Id-index memory) on the rest.
+                    errors.add(too_many_entities(limits.max_entities, entity.line), keep=True)
+                    break
                 _check(entity, report, ids, errors, warnings)
     except FeedError as exc:
-        errors.add(exc.issue)
+        errors.add(exc.issue, keep=True)
     finally:
         if decoded is not None:
             report.utf8_bytes = decoded.utf8.utf8_bytes
@@ -228,22 +284,20 @@ def validate_feed(
 
     if report.entity_count == 0 and errors.total == 0:
         errors.add(Issue("no-entities", "the file contains no entities (header only?)"))
-    if report.entity_count > limits.max_entities:
-        errors.add(
-            Issue(
-                "too-many-entities",
-                f"the file has {report.entity_count:,} entities; the limit is "
-                f"{limits.max_entities:,} per job",
-            )
-        )
-    report.errors, report.error_count, report.error_codes = (
-        errors.items,
-        errors.total,
-        dict(errors.by_code),
-    )
-    report.warnings, report.warning_count = warnings.items, warnings.total
-    report.warning_codes = dict(warnings.by_code)
+    report.errors, report.error_count = errors.collapsed(), errors.total
+    report.error_codes, report.errors_shown = dict(errors.by_code), errors.shown
+    report.warnings, report.warning_count = warnings.collapsed(), warnings.total
+    report.warning_codes, report.warnings_shown = dict(warnings.by_code), warnings.shown
     return report
+
+
+def too_many_entities(limit: int, line: int | None) -> Issue:
+    return Issue(
+        "too-many-entities",
+        f"the file has more than {limit:,} entities (entity {limit + 1:,} starts here); the "
+        f"limit is {limit:,} per job. Reading stopped there: split the file",
+        line=line,
+    )
 
 
 def _name_format(filename: str | None) -> str | None:
@@ -261,21 +315,29 @@ def _check(
     elif kind == "reverse":
         report.reverse_count += 1
     line = entity.line
-    if entity.id is None:
+    entity_id = entity.id
+    if entity_id is None:
         errors.add(
             Issue("missing-id", "the entity has no Id (every entity needs a unique Id)", line=line)
         )
     else:
-        earlier = ids.add(entity.id, line or 0)
+        # Ids that are the same text in Unicode's terms (NFC: canonically equivalent, e.g.
+        # 'é' as one code point or as 'e' + combining accent) look identical and any tool on the
+        # way may normalise one into the other, so they are duplicates. NFKC would go further
+        # ('Ⅸ' = 'IX', '①' = '1'): different text, left alone. ASCII Ids (O(1) check) need no
+        # normalising.
+        key = entity_id if entity_id.isascii() else unicodedata.normalize("NFC", entity_id)
+        earlier = ids.add(key, line or 0)
         if earlier is not None:
+            same = "" if key == entity_id else " (the same text once Unicode-normalised, NFC)"
             errors.add(
                 Issue(
                     "duplicate-id",
-                    f"the Id {entity.id!r} is a duplicate: it was first used on line {earlier} "
-                    "and is used again here; results are matched to inputs by Id, so Ids must "
-                    "be unique",
+                    f"the Id {entity_id!r} is a duplicate: it was first used on line {earlier} "
+                    f"and is used again here{same}; results are matched to inputs by Id, so Ids "
+                    "must be unique",
                     line=line,
-                    entity_id=entity.id,
+                    entity_id=entity_id,
                 )
             )
     fails = False

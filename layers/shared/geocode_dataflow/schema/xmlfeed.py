@@ -12,11 +12,21 @@ file-level error, and so is any single token (a tag with its attributes, a comme
 processing instruction) still incomplete after ``MAX_TOKEN_BYTES``. The latter matters for
 time, not memory: expat before 2.6 re-scans an incomplete token from its start on every chunk
 fed, so one token of n bytes costs O(n^2) (50 MB: minutes) unless parsing stops early.
+
+Structure is bounded the same way, each check a counter in the element handlers: nesting
+deeper than ``MAX_XML_DEPTH`` (the schema needs 4 levels), more than ``MAX_ENTITY_ELEMENTS``
+elements in one entity, and more than ``MAX_SKIPPED_ELEMENTS`` elements skipped unread in the
+file (unknown elements with their content, and second copies of elements the schema allows
+once) are file-level errors: a small gzip file can otherwise inflate into millions of them.
+Remarks that repeat (the same unknown attribute on every entity) are made once per element
+and attribute set and counted by the caller (``validate_feed`` reports them once, with a count).
 """
 
 from __future__ import annotations
 
 import functools
+import re
+import sys
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, TextIO
 from xml.etree.ElementTree import ParseError
@@ -31,8 +41,8 @@ from defusedxml import (
 from defusedxml.ElementTree import DefusedXMLParser
 
 from geocode_dataflow.schema.columns import ADDRESS_FIELDS, parse_bool
-from geocode_dataflow.schema.detect import is_version_2
-from geocode_dataflow.schema.issues import FeedError, Issue, IssueHandler
+from geocode_dataflow.schema.detect import version_problem
+from geocode_dataflow.schema.issues import FeedError, Issue, IssueHandler, too_many_elements
 from geocode_dataflow.schema.model import (
     Address,
     BoundingBox,
@@ -52,6 +62,17 @@ READ_CHUNK = 1 << 16
 # what makes expat < 2.6 slow: fed READ_CHUNK at a time, a token this size is re-scanned ~16
 # times, ~8 MiB of scanning in all (milliseconds), where a 300 MB one would take minutes.
 MAX_TOKEN_BYTES = 1 << 20
+# Data Schema v2.0 needs 4 levels (GeocodeFeed/GeocodeEntity/GeocodeResponse/GeocodePoint); the
+# rest is room for unknown (skipped) subtrees. expat and the path cost memory per level.
+MAX_XML_DEPTH = 32
+# The largest entity the service writes (20 responses of ~15 elements) has ~320 elements.
+MAX_ENTITY_ELEMENTS = 1_000
+# Unknown elements (every element of their subtrees) and repeated once-only elements.
+MAX_SKIPPED_ELEMENTS = 10_000
+# A tag naming more undefined attributes than this lists only the first ones in its remark.
+_LISTED_ATTRIBUTES = 5
+# Distinct remark texts kept for reuse; beyond, remarks are built anew (still bounded by tags).
+_REMARK_CACHE = 1_000
 
 _GEOCODE_REQUEST_ATTRS = frozenset(
     {"Culture", "Query", "IncludeNeighborhood", "IncludeQueryParse", "MaxResults", "StrictMatch"}
@@ -68,6 +89,11 @@ _ADDRESS_ATTRS = frozenset(ADDRESS_FIELDS)
 _CONFIDENCE_ATTRS = frozenset({"MinimumConfidence"})
 _LOCATION_ATTRS = frozenset({"Latitude", "Longitude"})
 _PARSE_VALUE_ATTRS = frozenset({"Property", "Value"})
+# Children of an entity the schema allows at most once (maxOccurs="1"); those of a request
+# or response are Address, ConfidenceFilter, Location, BoundingBox and Point.
+_ONCE_IN_ENTITY = frozenset({"GeocodeRequest", "ReverseGeocodeRequest", *_TEXT_ELEMENTS})
+_INTEGER = re.compile(r"[+-]?[0-9]+")  # xs:integer's lexical form: ASCII digits only
+_MAX_RESULTS_DIGITS = 4  # beyond, int() may refuse the digits, and 1..20 is far anyway
 
 
 @functools.lru_cache(maxsize=256)
@@ -100,23 +126,34 @@ def _value(attrib: dict[str, str], name: str) -> str | None:
 class _EntityBuilder:
     """expat handlers turning start/end/data events into finished entities in ``self.done``.
 
-    Keeps only the entity being built and a path of element names, never a tree.
+    Keeps only the entity being built and a path of element names, never a tree. The
+    character-data handler is installed only inside the three text elements, so whitespace
+    between elements costs no Python call.
     """
 
-    def __init__(self, on_issue: IssueHandler) -> None:
+    def __init__(self, on_issue: IssueHandler, max_elements: int | None = None) -> None:
         self.on_issue = on_issue
         self.done: list[GeocodeEntity] = []
+        self._elements = 0  # in the file so far
+        self._max_elements = sys.maxsize if max_elements is None else max_elements
         self.version: str | None = None
         self.namespace: str | None = None
         self.root_seen = False
         self.line: Callable[[], int] = lambda: 0  # set by XmlFeedParser to expat's current line
+        # Set by XmlFeedParser: installs (or, with None, removes) the character-data handler.
+        self.collect_text: Callable[[Callable[[str], None] | None], None] = lambda handler: None
         self._path: list[str] = []
-        self._skip_depth = 0  # >0 while inside an element we do not know
+        self._skip_depth = 0  # >0 while inside an element we do not read
+        self._skipped = 0  # elements skipped so far in the file
         self._entity: GeocodeEntity | None = None
+        self._entity_elements = 0
+        self._entity_seen: set[str] = set()  # once-only children of the entity met so far
+        self._parent_seen: set[str] = set()  # once-only children of the request/response
         self._request: GeocodeRequest | ReverseGeocodeRequest | None = None
         self._response: GeocodeResponse | None = None
         self._text: list[str] | None = None
         self._text_chars = 0
+        self._remarks: dict[tuple[str, ...], str] = {}
 
     # -- reporting -------------------------------------------------------------------------
     def _issue(self, code: str, message: str, *, is_error: bool) -> None:
@@ -126,16 +163,35 @@ class _EntityBuilder:
     def _unknown_attrs(self, element: str, attrib: dict[str, str], known: frozenset[str]) -> None:
         if attrib.keys() <= known:
             return
-        for name, value in attrib.items():
-            if name not in known and len(value) > MAX_FIELD_CHARS:
-                raise _ValueTooLongError(name)
-            if "}" not in name and name not in known:  # namespaced (xsi:...) ones are not ours
-                self._issue(
-                    "unknown-attribute",
-                    f"<{element}> has an attribute {name!r} that Data Schema v2.0 does not define "
-                    "(names are case-sensitive); the service ignores it",
-                    is_error=False,
+        # Set operations and map() run in C: a tag with 100,000 undefined attributes costs
+        # about as much as expat's own work on it, and makes one remark, not 100,000.
+        if max(map(len, attrib.values())) > MAX_FIELD_CHARS:
+            raise _ValueTooLongError(
+                next(name for name, value in attrib.items() if len(value) > MAX_FIELD_CHARS)
+            )
+        # Namespaced (xsi:...) attributes are not ours to judge.
+        names = [name for name in attrib if name not in known and "}" not in name]
+        if not names:
+            return
+        listed = tuple(names[:_LISTED_ATTRIBUTES])
+        key = (element, str(len(names)), *listed)
+        message = self._remarks.get(key)
+        if message is None:
+            if len(names) == 1:
+                message = (
+                    f"<{element}> has an attribute {names[0]!r} that Data Schema v2.0 does not "
+                    "define (names are case-sensitive); the service ignores it"
                 )
+            else:
+                more = ", ..." if len(names) > len(listed) else ""
+                message = (
+                    f"<{element}> has {len(names):,} attributes that Data Schema v2.0 does not "
+                    f"define ({', '.join(map(repr, listed))}{more}; names are case-sensitive); "
+                    "the service ignores them"
+                )
+            if len(self._remarks) < _REMARK_CACHE:
+                self._remarks[key] = message
+        self._issue("unknown-attribute", message, is_error=False)
 
     def _bool(self, element: str, attrib: dict[str, str], name: str) -> bool | None:
         value = _value(attrib, name)
@@ -151,25 +207,34 @@ class _EntityBuilder:
         value = _value(attrib, "MaxResults")
         if value is None:
             return None
-        try:
+        # int() would also take '1_0' and non-ASCII digits, which the service does not.
+        if _INTEGER.fullmatch(value) is None:
+            problem = "is not an integer (ASCII digits 0-9, e.g. 5)"
+        elif len(value.lstrip("+-").lstrip("0")) > _MAX_RESULTS_DIGITS:
+            problem = "is far outside 1..20"
+        else:
             return int(value)
-        except ValueError:
-            self._issue(
-                "invalid-value",
-                f"<{element} MaxResults>: {value!r} is not an integer",
-                is_error=True,
-            )
-            return None
+        self._issue(
+            "invalid-value", f"<{element} MaxResults>: {value[:40]!r} {problem}", is_error=True
+        )
+        return None
 
     def _address(self, attrib: dict[str, str]) -> Address:
         self._unknown_attrs("Address", attrib, _ADDRESS_ATTRS)
-        return Address(**{field: _value(attrib, name) for name, field in ADDRESS_FIELDS.items()})
+        # Only the attributes present (an address has a few of its ten): the others stay None.
+        return Address(
+            **{
+                ADDRESS_FIELDS[name]: _value(attrib, name)
+                for name in attrib
+                if name in _ADDRESS_ATTRS
+            }
+        )
 
     def _required(
         self, element: str, attrib: dict[str, str], names: tuple[str, ...]
     ) -> list[str] | None:
         values = [_value(attrib, name) for name in names]
-        if any(value is None for value in values):
+        if None in values:
             missing = ", ".join(n for n, v in zip(names, values, strict=True) if v is None)
             self._issue(
                 "missing-attribute",
@@ -181,16 +246,41 @@ class _EntityBuilder:
 
     # -- expat handlers (names as ``namespace}local``, attributes as a flat list) -----------
     def start(self, name: str, attributes: list[str]) -> None:
-        namespace, local = _split(name)
-        pairs = iter(attributes)
-        attrib = dict(zip(pairs, pairs, strict=False))
         depth = len(self._path)
+        if depth >= MAX_XML_DEPTH:
+            raise FeedError(
+                "too-deep",
+                f"elements are nested more than {MAX_XML_DEPTH} deep (Data Schema v2.0 needs 4 "
+                "levels); the file is probably corrupt or hostile",
+                line=self.line(),
+            )
+        namespace, local = _split(name)
         self._path.append(local)
+        # Elements of an entity are added to the file's count when it ends (the per-entity
+        # cap bounds the overshoot): one counter per element, not two.
+        if self._entity is None:
+            self._elements += 1
+            if self._elements > self._max_elements:
+                raise too_many_elements(self._max_elements, self.line())
+        else:
+            self._entity_elements += 1
+            if self._entity_elements > MAX_ENTITY_ELEMENTS:
+                raise FeedError(
+                    "entity-too-large",
+                    f"the <GeocodeEntity> starting on line {self._entity.line} has more than "
+                    f"{MAX_ENTITY_ELEMENTS:,} elements (the service writes at most ~320 for "
+                    "one entity); the file is probably corrupt or hostile",
+                    line=self.line(),
+                    entity_id=self._entity.id,
+                )
         if self._skip_depth:
-            # Attributes of ignored elements are not checked: they are read from the tag,
+            # Attributes of skipped elements are not checked: they are read from the tag,
             # whose size MAX_TOKEN_BYTES bounds, and dropped.
             self._skip_depth += 1
+            self._count_skipped()
             return
+        pairs = iter(attributes)
+        attrib = dict(zip(pairs, pairs, strict=False))
         try:
             if depth == 0:
                 self._start_feed(namespace, local, attrib)
@@ -204,6 +294,17 @@ class _EntityBuilder:
                 self._unknown_element(local)
         except _ValueTooLongError as exc:
             raise _too_long(f"<{local} {_split(exc.attribute)[1]}>", self.line()) from None
+
+    def _count_skipped(self) -> None:
+        self._skipped += 1
+        if self._skipped > MAX_SKIPPED_ELEMENTS:
+            raise FeedError(
+                "too-many-skipped-elements",
+                f"more than {MAX_SKIPPED_ELEMENTS:,} elements are not part of Data Schema v2.0 "
+                "(unknown elements and everything inside them, or second copies of elements "
+                "allowed once); the file is probably not a geocode feed",
+                line=self.line(),
+            )
 
     def _start_feed(self, namespace: str | None, local: str, attrib: dict[str, str]) -> None:
         if local != "GeocodeFeed":
@@ -224,11 +325,11 @@ class _EntityBuilder:
                 'Schema 1.0, a different schema. Add Version="2.0"',
                 line=self.line(),
             )
-        if not is_version_2(self.version):
+        problem = version_problem(self.version)
+        if problem is not None:
             raise FeedError(
                 "wrong-version",
-                f'<GeocodeFeed Version="{self.version}">: only Data Schema 2.0 is supported '
-                '(Version="2.0")',
+                f'<GeocodeFeed Version="{self.version}">: {problem} (write Version="2.0")',
                 line=self.line(),
             )
         if namespace != NAMESPACE:
@@ -244,19 +345,32 @@ class _EntityBuilder:
         if local != "GeocodeEntity":
             self._unknown_element(local)
             return
-        self._unknown_attrs("GeocodeEntity", attrib, _ENTITY_ATTRS)
         self._entity = GeocodeEntity(id=_value(attrib, "Id"), line=self.line())
+        self._entity_elements = 0
+        self._entity_seen.clear()
+        self._unknown_attrs("GeocodeEntity", attrib, _ENTITY_ATTRS)
+
+    def _duplicate(self, local: str, parent: str) -> None:
+        """A second copy of a child the schema allows once: an error, and skipped."""
+        self._skip_depth = 1
+        self._count_skipped()
+        self._issue(
+            "duplicate-element",
+            f"<{parent}> has a second <{local}>; Data Schema v2.0 allows one (the second is "
+            "ignored here, and the service may read either)",
+            is_error=True,
+        )
 
     def _start_entity_child(self, local: str, attrib: dict[str, str]) -> None:
         entity = self._entity
         assert entity is not None  # noqa: S101 - guarded by the caller
+        seen = self._entity_seen
+        if local in seen:
+            self._duplicate(local, "GeocodeEntity")
+            return
+        if local in _ONCE_IN_ENTITY:
+            seen.add(local)
         if local == "GeocodeRequest":
-            if entity.geocode_request is not None:
-                self._issue(
-                    "duplicate-element",
-                    "a second <GeocodeRequest> replaces the first",
-                    is_error=False,
-                )
             self._unknown_attrs(local, attrib, _GEOCODE_REQUEST_ATTRS)
             entity.geocode_request = self._request = GeocodeRequest(
                 culture=_value(attrib, "Culture"),
@@ -266,13 +380,8 @@ class _EntityBuilder:
                 max_results=self._max_results(local, attrib),
                 strict_match=self._bool(local, attrib, "StrictMatch"),
             )
+            self._parent_seen.clear()
         elif local == "ReverseGeocodeRequest":
-            if entity.reverse_geocode_request is not None:
-                self._issue(
-                    "duplicate-element",
-                    "a second <ReverseGeocodeRequest> replaces the first",
-                    is_error=False,
-                )
             self._unknown_attrs(local, attrib, _REVERSE_REQUEST_ATTRS)
             entity.reverse_geocode_request = self._request = ReverseGeocodeRequest(
                 culture=_value(attrib, "Culture"),
@@ -280,6 +389,7 @@ class _EntityBuilder:
                 include_neighborhood=self._bool(local, attrib, "IncludeNeighborhood"),
                 max_results=self._max_results(local, attrib),
             )
+            self._parent_seen.clear()
         elif local == "GeocodeResponse":
             self._unknown_attrs(local, attrib, _RESPONSE_ATTRS)
             self._response = GeocodeResponse(
@@ -289,30 +399,42 @@ class _EntityBuilder:
                 match_codes=_value(attrib, "MatchCodes"),
             )
             entity.responses.append(self._response)
+            self._parent_seen.clear()
         elif local in _TEXT_ELEMENTS:
             self._text = []
             self._text_chars = 0
+            self.collect_text(self.data)
         else:
             self._unknown_element(local)
 
     def _start_grandchild(self, local: str, attrib: dict[str, str]) -> None:
         parent = self._path[-2]
         request, response = self._request, self._response
+        # Only once-only children actually read are added to ``seen``: a second <Address> in a
+        # GeocodeRequest is a duplicate, one in a ReverseGeocodeRequest an unknown element.
+        seen = self._parent_seen
+        if local in seen:
+            self._duplicate(local, parent)
+            return
         if parent in ("GeocodeRequest", "ReverseGeocodeRequest") and request is not None:
             if local == "ConfidenceFilter":
+                seen.add(local)
                 self._unknown_attrs(local, attrib, _CONFIDENCE_ATTRS)
                 request.min_confidence = _value(attrib, "MinimumConfidence")
                 return
             if local == "Address" and isinstance(request, GeocodeRequest):
+                seen.add(local)
                 request.address = self._address(attrib)
                 return
             if local == "Location" and isinstance(request, ReverseGeocodeRequest):
+                seen.add(local)
                 self._unknown_attrs(local, attrib, _LOCATION_ATTRS)
                 request.latitude = _value(attrib, "Latitude")
                 request.longitude = _value(attrib, "Longitude")
                 return
         elif parent == "GeocodeResponse" and response is not None:
             if local == "Address":
+                seen.add(local)
                 response.address = self._address(attrib)
                 return
             if local == "GeocodePoint":
@@ -336,12 +458,14 @@ class _EntityBuilder:
                     response.query_parse_values.append(QueryParseValue(*pair))
                 return
             if local == "BoundingBox":
+                seen.add(local)
                 self._unknown_attrs(local, attrib, frozenset(_BOX_ATTRS))
                 box = self._required(local, attrib, _BOX_ATTRS)
                 if box is not None:
                     response.bounding_box = BoundingBox(*box)
                 return
             if local == "Point":
+                seen.add(local)
                 self._unknown_attrs(local, attrib, _LOCATION_ATTRS)
                 both = self._required(local, attrib, ("Latitude", "Longitude"))
                 if both is not None:
@@ -351,6 +475,7 @@ class _EntityBuilder:
 
     def _unknown_element(self, local: str) -> None:
         self._skip_depth = 1
+        self._count_skipped()
         where = "/".join(self._path[:-1])
         self._issue(
             "unknown-element",
@@ -372,10 +497,14 @@ class _EntityBuilder:
             return
         depth = len(self._path)
         if depth == 1 and local == "GeocodeEntity" and self._entity is not None:
+            self._elements += self._entity_elements
+            if self._elements > self._max_elements:
+                raise too_many_elements(self._max_elements, self.line())
             self.done.append(self._entity)
             self._entity = self._request = self._response = None
         elif depth == 2 and self._entity is not None:
             if local in _TEXT_ELEMENTS and self._text is not None:
+                self.collect_text(None)
                 value = "".join(self._text).strip() or None
                 if local == "StatusCode":
                     self._entity.status_code = value
@@ -403,10 +532,13 @@ def _too_long(what: str, line: int) -> FeedError:
 
 
 class XmlFeedParser:
-    """Push parser: ``feed(text)`` returns the entities completed by that chunk."""
+    """Push parser: ``feed(text)`` returns the entities completed by that chunk.
 
-    def __init__(self, on_issue: IssueHandler) -> None:
-        self.builder = _EntityBuilder(on_issue)
+    ``max_elements``: at most this many elements in the whole file (``too-many-elements``).
+    """
+
+    def __init__(self, on_issue: IssueHandler, max_elements: int | None = None) -> None:
+        self.builder = _EntityBuilder(on_issue, max_elements)
         # The text was decoded already (whatever its encoding): expat gets it as UTF-8 bytes,
         # the encoding named here overriding any declaration in the document.
         self._parser = DefusedXMLParser(
@@ -423,7 +555,17 @@ class XmlFeedParser:
         expat = self._parser.parser
         expat.StartElementHandler = self.builder.start
         expat.EndElementHandler = self.builder.end
-        expat.CharacterDataHandler = self.builder.data
+        # Character data costs a Python call only inside the three text elements (installed
+        # there by the builder); elsewhere whitespace, comments and processing instructions
+        # go to no handler at all. ElementTree's default handler only resolves entities of a
+        # DTD, and DTDs are refused before any.
+        expat.CharacterDataHandler = None
+        expat.DefaultHandlerExpand = None
+
+        def collect_text(handler: Callable[[str], None] | None) -> None:
+            expat.CharacterDataHandler = handler
+
+        self.builder.collect_text = collect_text
         self.builder.line = lambda: expat.CurrentLineNumber
 
     def feed(self, text: str) -> list[GeocodeEntity]:
@@ -504,10 +646,10 @@ class XmlFeedParser:
 
 
 def iter_xml_entities(
-    text: TextIO, on_issue: IssueHandler, prefix: str = ""
+    text: TextIO, on_issue: IssueHandler, prefix: str = "", *, max_elements: int | None = None
 ) -> Iterator[GeocodeEntity]:
     """Entities of the XML feed in ``text``; ``prefix`` is text already read from it."""
-    parser = XmlFeedParser(on_issue)
+    parser = XmlFeedParser(on_issue, max_elements)
     chunk = prefix
     while True:
         if chunk:
@@ -520,9 +662,10 @@ def iter_xml_entities(
 
 # -- writing -------------------------------------------------------------------------------
 
-_INVALID_XML_CHARS = {
-    c: "\ufffd" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF)
-}
+# Characters XML 1.0 cannot carry, even as references (C0 controls but TAB, LF and CR; the
+# two non-characters; lone surrogates). The writer replaces them with U+FFFD and counts them,
+# so that a conversion reports what it changed.
+NOT_XML_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 _ATTR_ENTITIES = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
@@ -533,7 +676,7 @@ def _attr(name: str, value: str | None) -> str:
         return ""
     # Always double quotes (quoteattr would switch to single ones), and whitespace kept as
     # character references so that attribute-value normalisation does not turn it into spaces.
-    return f' {name}="{escape(value.translate(_INVALID_XML_CHARS), _ATTR_ENTITIES)}"'
+    return f' {name}="{escape(value, _ATTR_ENTITIES)}"'
 
 
 def _flag(name: str, value: bool | None) -> str:
@@ -548,7 +691,7 @@ def _number(name: str, value: int | None) -> str:
 def _text_element(name: str, value: str | None) -> str:
     if value is None:
         return ""
-    body = escape(value.translate(_INVALID_XML_CHARS), {"\r": "&#13;"})
+    body = escape(value, {"\r": "&#13;"})
     return f"    <{name}>{body}</{name}>\n"
 
 
@@ -567,8 +710,14 @@ def _confidence(value: str | None, indent: str) -> str:
     )
 
 
-def entity_xml(entity: GeocodeEntity) -> str:
-    """One ``<GeocodeEntity>`` element, attributes in the service's serializer order (§4.5)."""
+def entity_xml(entity: GeocodeEntity) -> tuple[str, int]:
+    """One ``<GeocodeEntity>`` element, attributes in the service's serializer order (§4.5),
+    and how many characters of its values XML cannot carry were replaced by U+FFFD."""
+    xml, replaced = NOT_XML_CHARS.subn("\ufffd", _entity_markup(entity))
+    return xml, replaced
+
+
+def _entity_markup(entity: GeocodeEntity) -> str:
     parts = [f"  <GeocodeEntity{_attr('Id', entity.id)}>\n"]
     reverse = entity.reverse_geocode_request
     if reverse is not None:
@@ -655,8 +804,11 @@ class XmlFeedWriter:
         self._out.write('<?xml version="1.0" encoding="utf-8"?>\n')
         self._out.write(f'<GeocodeFeed Version="2.0" xmlns="{NAMESPACE}">\n')
 
-    def write(self, entity: GeocodeEntity) -> None:
-        self._out.write(entity_xml(entity))
+    def write(self, entity: GeocodeEntity) -> int:
+        """Write ``entity``; return how many characters were replaced by U+FFFD."""
+        xml, replaced = entity_xml(entity)
+        self._out.write(xml)
+        return replaced
 
     def finish(self) -> None:
         self._out.write("</GeocodeFeed>\n")
