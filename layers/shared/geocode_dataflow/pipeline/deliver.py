@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from geocode_dataflow.pipeline.jobs import JobRecord
 from geocode_dataflow.pipeline.observability import logger
 from geocode_dataflow.pipeline.storage import ObjectStore
@@ -56,7 +58,7 @@ def publish_tables(
                 path = built.csv_path if name == "results_csv" else built.geojson_path
                 objects.put_file(f"{folder}{filename}", path, CONTENT_TYPES[name])
                 uris[name] = objects.uri(f"{folder}{filename}")
-    except (FeedError, OSError) as exc:
+    except (FeedError, OSError, ClientError) as exc:  # e.g. the input deleted meanwhile
         # The result sets are stored: the job completes, and says what it could not make.
         logger.error("Could not make results.csv / results.geojson", exc_info=True)
         return {}, {"error": f"the result tables could not be made: {type(exc).__name__}: {exc}"}
