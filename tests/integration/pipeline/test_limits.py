@@ -80,3 +80,35 @@ def test_a_file_over_the_per_job_limit_runs_as_parts_and_comes_back_as_one(tmp_p
 def _ids(data: bytes) -> list[str]:
     lines = data.decode("utf-8").splitlines()[2:]
     return [line.split(",", 1)[0] for line in lines if line]
+
+
+def test_a_plain_table_over_the_per_job_limit_runs_as_parts_and_a_bad_sidecar_is_rejected():
+    lines = ["Name,City,State,Zip"] + [
+        f"Store {i},{city},{state},{zip_}"
+        for i, (city, state, zip_) in enumerate(
+            [("Denver", "CO", "80202"), ("Boston", "MA", "02108"), ("Boise", "ID", "83702")] * 900
+        )
+    ]
+    data = ("\r\n".join(lines) + "\r\n").encode("utf-8-sig")
+    options = LocalPipelineOptions(
+        emulator_processing_seconds=0,
+        initial_wait_seconds=0,
+        min_wait_seconds=1,
+        max_wait_seconds=1,
+        max_entities=1000,
+    )
+    with LocalPipeline(options) as local:
+        record = local.wait(local.drop(data, "stores.csv"), timeout=600)
+        assert record.status == "COMPLETED", record.error
+        assert record.input_format == "table" and len(record.parts) == 3
+        table = local.read(record.outputs["results_csv"]).decode("utf-8-sig").splitlines()
+        assert table[0].startswith("Name,City,State,Zip,latitude,longitude")
+        assert [row.split(",")[0] for row in table[1:]] == [f"Store {i}" for i in range(2700)]
+        assert table[2].split(",")[3] == "02108"
+        assert record.summary["rows"] == 2700
+
+        s3 = local.client("s3")
+        s3.put_object(Bucket=local.bucket, Key="inbox/bad.csv.mapping.json", Body=b"{not json")
+        rejected = local.wait(local.drop(b"Name,Addr\r\nA,1 Main St\r\n", "bad.csv"))
+        assert rejected.status == "REJECTED"
+        assert "bad.csv.mapping.json" in rejected.error["message"]

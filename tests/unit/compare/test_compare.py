@@ -244,7 +244,7 @@ def two_succeeded_sets(folder: Path) -> Path:
 
 
 def a_version_1_file(folder: Path) -> Path:
-    (folder / "failed.csv").write_text("Id,Query\n1,Paris\n")
+    (folder / "failed.csv").write_text("1,en-US,,Paris\n1,en-US,,Lyon\n")  # 1.0: no header
     return folder
 
 

@@ -1,4 +1,4 @@
-"""``validate`` and ``convert``: Data Schema v2.0 files checked and converted offline.
+"""``validate`` and ``convert``: Data Schema v2.0 files (and plain tables) checked offline.
 
 Also the entity limits and the schema engine loader that ``run`` shares with ``validate``.
 """
@@ -36,6 +36,7 @@ def register(commands: Commands, parents: list[argparse.ArgumentParser]) -> None
     )
     validate.add_argument("file", metavar="FILE")
     validate.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_mapping(validate)
     add_limits(validate)
 
     convert = add_command(
@@ -48,12 +49,15 @@ def register(commands: Commands, parents: list[argparse.ArgumentParser]) -> None
     convert.add_argument("file", metavar="FILE")
     convert.add_argument("--to", required=True, choices=FORMATS, help="target format")
     convert.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
+    add_mapping(convert)
     add_limits(convert)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     schema = load_schema()
-    report = schema.validate_feed(args.file, limits=limits(schema, args))
+    report = schema.validate_feed(
+        args.file, limits=limits(schema, args), mapping=table_mapping(schema, args)
+    )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -67,13 +71,20 @@ def cmd_convert(args: argparse.Namespace) -> int:
     schema = load_schema()
     losses: list[Any] = []
     feed_limits = limits(schema, args)
+    mapping = table_mapping(schema, args)
     if args.output:
         target = Path(args.output)
         partial = target.with_name(f".{target.name}.part")
         try:
             with open(args.file, "rb") as source, open(partial, "wb") as sink:
                 count = schema.convert_feed(
-                    source, sink, args.to, filename=args.file, losses=losses, limits=feed_limits
+                    source,
+                    sink,
+                    args.to,
+                    filename=args.file,
+                    losses=losses,
+                    limits=feed_limits,
+                    mapping=mapping,
                 )
             os.replace(partial, target)
         finally:
@@ -88,6 +99,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 filename=args.file,
                 losses=losses,
                 limits=feed_limits,
+                mapping=mapping,
             )
         sys.stdout.buffer.flush()
         note(f"converted {count} entities to {args.to}")
@@ -114,6 +126,46 @@ def report_losses(losses: list[Any], target: str) -> None:
         note(f"  {issue.where() or '-'}: [{issue.code}] {issue.message}")
     if len(losses) > SHOWN_LOSSES:
         note(f"  ... and {len(losses) - SHOWN_LOSSES:,} more")
+
+
+def add_mapping(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mapping",
+        metavar="MAP.json",
+        help="a plain table's column mapping (default: FILE.mapping.json when it exists)",
+    )
+    parser.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="NAME=FIELD",
+        help="map a plain table's column to a field (id, query, address_line, locality, "
+        "admin_district, admin_district2, postal_code, country_region, culture, latitude, "
+        "longitude, ignore); repeatable, over --mapping",
+    )
+
+
+def table_mapping(schema: Any, args: argparse.Namespace) -> Any:
+    """The ``schema.TableMapping`` of ``--mapping`` / ``--column`` / the sidecar, or None."""
+    path = args.mapping
+    if path is None and Path(args.file + schema.MAPPING_SUFFIX).is_file():
+        path = args.file + schema.MAPPING_SUFFIX
+        note(f"using the mapping in {path}")
+    columns: dict[str, str] = {}
+    for option in args.column:
+        name, sep, target = option.partition("=")
+        if not sep or not name.strip():
+            raise CliError(f"--column {option!r}: write NAME=FIELD, e.g. 'Addr=address_line'")
+        columns[name.strip()] = target.strip()
+    if path is None and not columns:
+        return None
+    try:
+        mapping = schema.read_mapping_file(path) if path else schema.TableMapping()
+        return mapping.with_columns(columns) if columns else mapping
+    except OSError as exc:
+        raise CliError(f"--mapping {path}: {exc.strerror or exc}") from None
+    except schema.FeedError as exc:
+        raise CliError(f"{'--mapping ' + path if path else '--column'}: {exc}") from None
 
 
 def add_limits(parser: argparse.ArgumentParser) -> None:

@@ -19,9 +19,11 @@ from botocore.exceptions import ClientError
 from geocode_dataflow.pipeline.jobs import JobRecord
 from geocode_dataflow.pipeline.observability import logger
 from geocode_dataflow.pipeline.storage import ObjectStore
-from geocode_dataflow.results import FeedTable, build_results
+from geocode_dataflow.providers import input_mapping
+from geocode_dataflow.results import build_results
 from geocode_dataflow.results.build import CSV_NAME, GEOJSON_NAME
-from geocode_dataflow.schema import FeedError, GeocodeEntity, open_feed
+from geocode_dataflow.results.tables import input_table
+from geocode_dataflow.schema import PLAIN_FORMATS, FeedError, GeocodeEntity, open_feed
 
 TABLE_OUTPUTS = {"results_csv": CSV_NAME, "results_geojson": GEOJSON_NAME}
 CONTENT_TYPES = {
@@ -44,7 +46,11 @@ def publish_tables(
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """Write the tables into ``folder``; returns (their URIs, the match summary)."""
     source = record.input
-    table = FeedTable(lambda: objects.open(source.key, source.version_id), source.key)
+    fmt = record.input_format
+    mapping = input_mapping(objects, source.key) if fmt in PLAIN_FORMATS else None
+    table = input_table(
+        fmt, lambda: objects.open(source.key, source.version_id), source.key, mapping
+    )
     sets = [
         (functools.partial(_entities, objects, objects.key_of(outputs[name])), name == "failed")
         for name in ("succeeded", "failed")

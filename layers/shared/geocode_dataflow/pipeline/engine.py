@@ -9,7 +9,8 @@ Step Functions execution (``EngineStateMachine``, named after the job):
 - **status** is the execution's: RUNNING is Pending (with the counts the chunks add up as they
   go), SUCCEEDED is Completed, anything else is Aborted with the execution's error;
 - **results** are assembled from the chunks' result pieces, in input order, into the input's
-  format: ``succeeded`` and ``failed`` exactly as the Dataflow service shapes them.
+  format: ``succeeded`` and ``failed`` exactly as the Dataflow service shapes them (a plain
+  table, which has no v2.0 form, gets v2.0 csv).
 
 Work objects live under ``<work prefix><job id>/`` (a lifecycle rule expires them).
 """
@@ -33,8 +34,16 @@ from geocode_dataflow.pipeline.config import PipelineConfig
 from geocode_dataflow.pipeline.jobs import JobRecord, utc_now
 from geocode_dataflow.pipeline.observability import logger
 from geocode_dataflow.pipeline.storage import ObjectStore
-from geocode_dataflow.providers import CONTENT_TYPES, RESULT_SETS, StoredResults, result_key
-from geocode_dataflow.schema import FeedWriter, GeocodeEntity, jsonlines, open_feed
+from geocode_dataflow.providers import (
+    CONTENT_TYPES,
+    RESULT_SETS,
+    StoredResults,
+    input_mapping,
+    result_format,
+    result_key,
+)
+from geocode_dataflow.schema import PLAIN_FORMATS, FeedWriter, GeocodeEntity, jsonlines, open_feed
+from geocode_dataflow.schema.columns import RESPONSE_TEXT_COLUMNS
 
 PROGRESS_PREFIX = "#progress#"
 READ_AHEAD = 8  # result pieces fetched in parallel while a set is assembled
@@ -221,7 +230,10 @@ class EngineJobs:
         items: list[dict[str, int]] = []
         batch: list[GeocodeEntity] = []
         source = self._objects.open(record.input.key, record.input.version_id)
-        with open_feed(source, record.input.key) as reader:
+        mapping = None
+        if record.input_format in PLAIN_FORMATS:
+            mapping = input_mapping(self._objects, record.input.key)
+        with open_feed(source, record.input.key, mapping=mapping) as reader:
             layout_doc = {
                 "format": reader.format,
                 "columns": reader.columns,
@@ -311,7 +323,7 @@ class EngineJobs:
         for which in RESULT_SETS:
             if not counts[which]:
                 continue  # as at the service: a set with no entities has no file
-            key = result_key(folder, which, fmt)
+            key = result_key(folder, which, result_format(fmt))
             entities = self._entities(pieces, succeeded=which == "succeeded")
             size = self._objects.put_stream(
                 key, render(entities, manifest), CONTENT_TYPES.get(fmt, "text/plain")
@@ -354,19 +366,23 @@ def _of_set(entities: list[GeocodeEntity], succeeded: bool) -> Iterator[GeocodeE
 
 def render(entities: Iterable[GeocodeEntity], manifest: dict[str, Any]) -> Iterator[bytes]:
     """A result set in the input's format as a stream of bytes (text keeps the input's version
-    line, header and columns, as the service's results do)."""
+    line, header and columns, as the service's results do). A plain table's sets are v2.0 csv
+    of the columns its mapping fills plus the response columns."""
     sink = io.BytesIO()
-    text = manifest["format"] != "xml"
-    layout = (
-        {
+    fmt = manifest["format"]
+    layout: dict[str, Any]
+    if fmt in PLAIN_FORMATS:
+        columns = [c for c in manifest.get("columns") or [] if c not in RESPONSE_TEXT_COLUMNS]
+        layout = {"columns": [*columns, *RESPONSE_TEXT_COLUMNS]}
+    elif fmt != "xml":
+        layout = {
             "columns": manifest.get("columns"),
             "header": manifest.get("header"),
             "version_line": manifest.get("version_line"),
         }
-        if text
-        else {}
-    )
-    writer = FeedWriter(sink, manifest["format"], **layout)
+    else:
+        layout = {}
+    writer = FeedWriter(sink, result_format(fmt), **layout)
     for entity in entities:
         writer.write(entity)
         if sink.tell() >= _SINK_FLUSH:

@@ -22,8 +22,15 @@ from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.jobs import InputObject, JobRecord
 from geocode_dataflow.pipeline.observability import MetricUnit, bind_job, logger, metrics
 from geocode_dataflow.pipeline.storage import ObjectStore
-from geocode_dataflow.providers import CONTENT_TYPES, EXTENSIONS, result_key
+from geocode_dataflow.providers import (
+    CONTENT_TYPES,
+    EXTENSIONS,
+    input_mapping,
+    result_format,
+    result_key,
+)
 from geocode_dataflow.schema import FeedWriter, GeocodeEntity, jsonlines, open_feed
+from geocode_dataflow.schema.columns import RESPONSE_TEXT_COLUMNS
 
 # A file needs at most this many parts (a day of Bing jobs at the service's 50 a day), and
 # holds at most this many entities (what the large batch services take in one job; counting
@@ -39,6 +46,7 @@ def file_entity_limit(per_job: int) -> int:
 
 NO_RESULT = "The provider returned no result for this entity."
 UNAVAILABLE = "ServiceUnavailable"
+PLAIN_FORMATS = ("table", "xlsx")
 
 
 def part_id(job_id: str, index: int) -> str:
@@ -64,13 +72,20 @@ def split(
     """Write the parts of a validated file and record one QUEUED child job per part."""
     source = record.input
     children: list[str] = []
+    mapping = input_mapping(objects, source.key) if fmt in PLAIN_FORMATS else None
+    part_format = result_format(fmt)  # a plain table's parts are v2.0 csv
     with (
         objects.open(source.key, source.version_id) as body,
-        open_feed(body, source.key, on_issue=_ignore) as reader,
+        open_feed(body, source.key, on_issue=_ignore, mapping=mapping) as reader,
         tempfile.TemporaryDirectory(prefix="parts-") as folder,
     ):
         entities = iter(reader)
-        layout = {"header": reader.header, "version_line": reader.version_line}
+        if fmt in PLAIN_FORMATS:
+            columns = [c for c in reader.columns or [] if c]
+            layout = {"columns": [*columns, *RESPONSE_TEXT_COLUMNS]}
+        else:
+            layout = {"header": reader.header, "version_line": reader.version_line}
+        fmt = part_format
         while True:
             path = Path(folder) / f"{len(children)}.part"
             with path.open("wb") as sink:
@@ -151,7 +166,7 @@ def complete_parent(parent: JobRecord, parts: list[JobRecord], services: Any) ->
 
     config, objects, store = services.config, services.objects, services.store
     folder = results_folder(parent, config)
-    fmt = parent.input_format or "xml"
+    fmt = result_format(parent.input_format)
     outputs, counts = _merge(parts, fmt, objects, folder)
     tables, summary = publish_tables(parent, outputs, objects, folder)
     outputs = {**outputs, **tables, "job": objects.uri(f"{folder}job.json")}

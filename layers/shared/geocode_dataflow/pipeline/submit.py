@@ -30,8 +30,8 @@ from geocode_dataflow.pipeline.notify import SilentNotifier, announce
 from geocode_dataflow.pipeline.observability import MetricUnit, bind_job, logger, metrics
 from geocode_dataflow.pipeline.slots import ProviderSlots
 from geocode_dataflow.pipeline.storage import ObjectStore, job_folder
-from geocode_dataflow.providers import JobProvider
-from geocode_dataflow.schema import Limits, validate_feed
+from geocode_dataflow.providers import JobProvider, input_mapping
+from geocode_dataflow.schema import FeedError, Limits, mapping_key, validate_feed
 
 # Validations of one file before it is rejected as one that cannot be validated (each may
 # end by the function running out of memory or time, which no code of ours sees).
@@ -127,7 +127,11 @@ def _validate_and_start(record: JobRecord, services: Services) -> SubmitOutcome:
             else parts.file_entity_limit(config.max_entities)
         )
         limits = Limits(max_entities=most, max_bytes=config.max_file_bytes)
-        report = validate_feed(objects.open(key, version_id), key, limits=limits)
+        try:
+            mapping = input_mapping(objects, key)  # a plain table's sidecar, if any
+        except FeedError as exc:
+            return _reject_mapping(job_id, key, exc, services)
+        report = validate_feed(objects.open(key, version_id), key, limits=limits, mapping=mapping)
     except Exception as exc:
         # Recorded, not forgotten: the retried event (or the dispatcher) validates again and
         # the attempt counter bounds the retries; a file that kills its validator (out of
@@ -383,6 +387,19 @@ def _reject(job_id: str, key: str, report: Any, services: Services) -> SubmitOut
         error={"type": "InvalidFeedError", "message": first},
         report=report.to_dict(),
         input_format=report.format,
+    )
+
+
+def _reject_mapping(job_id: str, key: str, exc: FeedError, services: Services) -> SubmitOutcome:
+    """The sidecar ``<name>.mapping.json`` cannot be used: nothing is sent."""
+    message = f"{mapping_key(key)}: {exc}"
+    return _record_rejection(
+        job_id,
+        key,
+        services,
+        summary="The file's column mapping could not be read; fix it and upload both again.",
+        error={"type": "InvalidFeedError", "message": message},
+        report={"errors": [{"code": exc.code, "message": message}], "error_count": 1},
     )
 
 

@@ -19,15 +19,21 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from geocode_dataflow.client import DataflowJob
     from geocode_dataflow.pipeline.jobs import JobRecord
-    from geocode_dataflow.schema import GeocodeEntity
+    from geocode_dataflow.pipeline.storage import ObjectStore
+    from geocode_dataflow.schema import GeocodeEntity, TableMapping
 
 RESULT_SETS = ("succeeded", "failed")
-EXTENSIONS = {"xml": "xml", "csv": "csv", "tab": "tsv", "pipe": "txt"}
+# A plain table (``table``, ``xlsx``) has no v2.0 form of its own: its sets are v2.0 csv.
+EXTENSIONS = {
+    "xml": "xml", "csv": "csv", "tab": "tsv", "pipe": "txt", "table": "csv", "xlsx": "csv",
+}  # fmt: skip
 CONTENT_TYPES = {
     "xml": "application/xml",
     "csv": "text/csv",
     "tab": "text/tab-separated-values",
     "pipe": "text/plain",
+    "table": "text/csv",
+    "xlsx": "text/csv",
 }
 
 
@@ -77,6 +83,28 @@ class EntityGeocoder(Protocol):
     def geocode_batch(
         self, entities: list[GeocodeEntity], *, text_format: bool
     ) -> list[GeocodeEntity]: ...
+
+
+def result_format(input_format: str | None) -> str:
+    """The Data Schema format of a job's result sets: the input's, v2.0 csv for a plain table."""
+    fmt = input_format or "xml"
+    return "csv" if fmt in ("table", "xlsx") else fmt
+
+
+def input_mapping(objects: ObjectStore, key: str) -> TableMapping | None:
+    """The sidecar mapping of a plain-table input (``<key>.mapping.json``), if there is one."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
+    from geocode_dataflow.schema import TableMapping, mapping_key  # noqa: PLC0415
+
+    try:
+        with objects.open(mapping_key(key)) as body:
+            data = body.read(64 * 1024 + 1)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise
+    return TableMapping.from_json(data)
 
 
 def result_key(folder: str, which: str, fmt: str) -> str:

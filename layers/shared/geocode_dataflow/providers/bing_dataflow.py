@@ -9,16 +9,27 @@ from geocode_dataflow.client import DataflowClient, DataflowJob
 from geocode_dataflow.pipeline.jobs import JobRecord
 from geocode_dataflow.pipeline.observability import logger
 from geocode_dataflow.pipeline.storage import ObjectStore
-from geocode_dataflow.providers import CONTENT_TYPES, RESULT_SETS, StoredResults, result_key
-from geocode_dataflow.schema import TEXT_COLUMNS, TEXT_FORMATS, FeedWriter, open_feed, utf8_chunks
+from geocode_dataflow.providers import (
+    CONTENT_TYPES,
+    RESULT_SETS,
+    StoredResults,
+    input_mapping,
+    result_format,
+    result_key,
+)
+from geocode_dataflow.schema import (
+    PLAIN_FORMATS,
+    TEXT_FORMATS,
+    FeedWriter,
+    TableMapping,
+    open_feed,
+    utf8_chunks,
+)
+from geocode_dataflow.schema.columns import RESPONSE_TEXT_COLUMNS
 
 # What the service writes back in a text result set: only the columns the upload's header
 # has. A header of request columns alone would come back without coordinates.
-RESPONSE_COLUMNS = tuple(
-    c
-    for c in TEXT_COLUMNS
-    if c.startswith("GeocodeResponse/") or c in ("StatusCode", "FaultReason", "TraceId")
-)
+RESPONSE_COLUMNS = RESPONSE_TEXT_COLUMNS
 _SPOOL_BYTES = 1024 * 1024
 
 
@@ -42,11 +53,14 @@ class _Spool:
         return data
 
 
-def with_response_columns(source: BinaryIO, key: str, fmt: str) -> Iterator[bytes]:
+def with_response_columns(
+    source: BinaryIO, key: str, fmt: str, mapping: TableMapping | None = None
+) -> Iterator[bytes]:
     """The text file ``source`` rewritten (streaming, UTF-8) with the response columns added
-    to its header, values unchanged, so that the service's results carry coordinates."""
+    to its header, values unchanged, so that the service's results carry coordinates. A plain
+    table (``fmt`` csv, ``mapping`` its sidecar) becomes v2.0 csv of the columns it fills."""
     spool = _Spool()
-    with source, open_feed(source, key) as reader:
+    with source, open_feed(source, key, mapping=mapping) as reader:
         columns = [c for c in reader.columns or [] if c]
         writer = FeedWriter(
             spool, fmt, columns=[*columns, *RESPONSE_COLUMNS], version_line=reader.version_line
@@ -69,12 +83,16 @@ class BingDataflowJobs:
         # description is our job id, which is how a lost create is found again (find_job).
         key, version = record.input.key, record.input.version_id
         fmt = str(record.input_format)
-        if fmt in TEXT_FORMATS and not self._has_response_columns(key, version):
+        if fmt in PLAIN_FORMATS:
+            # A plain table has no v2.0 form: it is sent as v2.0 csv.
+            mapping = input_mapping(self._objects, key)
+            chunks = with_response_columns(self._objects.open(key, version), key, "csv", mapping)
+        elif fmt in TEXT_FORMATS and not self._has_response_columns(key, version):
             chunks = with_response_columns(self._objects.open(key, version), key, fmt)
         else:
             chunks = utf8_chunks(self._objects.open(key, version), key)
         created = self._client.create_job(
-            chunks, str(record.input_format), description=record.job_id
+            chunks, result_format(record.input_format), description=record.job_id
         )
         return created.id
 
@@ -93,7 +111,7 @@ class BingDataflowJobs:
 
     def store_results(self, provider_job_id: str, record: JobRecord, folder: str) -> StoredResults:
         job = self._client.get_job(provider_job_id)
-        fmt = record.input_format or "xml"
+        fmt = result_format(record.input_format)
         outputs: dict[str, str] = {}
         for which in RESULT_SETS:
             if which not in job.output_urls:

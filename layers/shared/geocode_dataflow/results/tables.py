@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Protocol
 
-from geocode_dataflow.schema import TEXT_COLUMNS, open_feed
+from geocode_dataflow.schema import PLAIN_FORMATS, TEXT_COLUMNS, TableMapping, open_feed
 from geocode_dataflow.schema.columns import entity_to_cells
+from geocode_dataflow.schema.reader import FeedReader
 
 _RESULT_ONLY = frozenset({"StatusCode", "FaultReason", "TraceId"})
 REQUEST_COLUMNS: tuple[str, ...] = tuple(
@@ -61,3 +62,46 @@ class FeedTable:
             for entity in reader:
                 cells = entity_to_cells(entity)
                 yield entity.id, [cells.get(c, "") for c in columns]
+
+
+class PlainTable:
+    """A plain table (csv / tsv / xlsx with the user's own header) as it was uploaded: its own
+    columns, cells unchanged (leading zeros and spaces kept), keyed by the Id its entities got
+    (the id column, else the 1-based data row number). ``mapping`` as the job was read with."""
+
+    def __init__(
+        self,
+        opener: Callable[[], BinaryIO],
+        filename: str | None,
+        mapping: TableMapping | None = None,
+    ) -> None:
+        self._open = opener
+        self._filename = filename
+        self._mapping = mapping
+        self._columns: list[str] | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        if self._columns is None:
+            with self._open() as source, self._reader(source) as reader:
+                self._columns = list(reader.header or [])
+        return self._columns
+
+    def _reader(self, source: BinaryIO) -> FeedReader:
+        return open_feed(source, self._filename, mapping=self._mapping)
+
+    def rows(self) -> Iterator[tuple[str | None, list[str]]]:
+        with self._open() as source, self._reader(source) as reader:
+            yield from reader.table_rows()
+
+
+def input_table(
+    input_format: str | None,
+    opener: Callable[[], BinaryIO],
+    filename: str | None,
+    mapping: TableMapping | None = None,
+) -> InputTable:
+    """The table of a job's input: ``PlainTable`` for a plain table, else ``FeedTable``."""
+    if input_format in PLAIN_FORMATS:
+        return PlainTable(opener, filename, mapping)
+    return FeedTable(opener, filename)

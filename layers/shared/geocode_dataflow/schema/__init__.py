@@ -1,6 +1,7 @@
 """Data Schema v2.0 of the Geocode Dataflow API: streaming readers, writers and validation.
 
-Four formats (xml, csv, tab, pipe), read from UTF-8/UTF-16 and optionally gzip, in constant
+Four formats (xml, csv, tab, pipe) plus plain tables (``schema.plain``: csv/tsv/xlsx with the
+user's own header, format ``table`` / ``xlsx``), read from UTF-8/UTF-16 and optionally gzip, in constant
 memory; written as UTF-8. See ``model`` for the entities, ``validate_feed`` for checking a file
 before it is sent, and ``convert`` for what each format can carry.
 """
@@ -22,12 +23,21 @@ from geocode_dataflow.schema.model import (
     QueryParseValue,
     ReverseGeocodeRequest,
 )
+from geocode_dataflow.schema.plain import (
+    MAPPING_SUFFIX,
+    PLAIN_FORMATS,
+    TableMapping,
+    mapping_key,
+    read_mapping_file,
+)
 from geocode_dataflow.schema.reader import FeedReader, open_feed
 from geocode_dataflow.schema.validate import Limits, ValidationReport, validate_feed
 from geocode_dataflow.schema.xmlfeed import NAMESPACE
 
 __all__ = [
     "FORMATS",
+    "MAPPING_SUFFIX",
+    "PLAIN_FORMATS",
     "NAMESPACE",
     "TEXT_COLUMNS",
     "TEXT_FORMATS",
@@ -45,12 +55,15 @@ __all__ = [
     "Issue",
     "Limits",
     "Point",
+    "TableMapping",
     "QueryParseValue",
     "ReverseGeocodeRequest",
     "ValidationReport",
     "check_entity",
     "convert_feed",
     "fault_reason",
+    "mapping_key",
+    "read_mapping_file",
     "open_feed",
     "text_losses",
     "utf8_chunks",

@@ -93,6 +93,13 @@ TEXT_COLUMNS: list[str] = [
     FAULT_REASON,
     TRACE_ID,
 ]
+# What the service writes back in a text result set: only the columns the upload's header has,
+# so a request-only header is sent with these added.
+RESPONSE_TEXT_COLUMNS: tuple[str, ...] = tuple(
+    c
+    for c in TEXT_COLUMNS
+    if c.startswith("GeocodeResponse/") or c in (STATUS_CODE, FAULT_REASON, TRACE_ID)
+)
 _KNOWN = frozenset(TEXT_COLUMNS)
 _BY_FOLDED = {name.casefold(): name for name in TEXT_COLUMNS}
 

@@ -28,6 +28,7 @@ from geocode_dataflow.schema.detect import FORMATS, TEXT_FORMATS, check_format
 from geocode_dataflow.schema.encoding import Source
 from geocode_dataflow.schema.issues import FeedError, Issue
 from geocode_dataflow.schema.model import GeocodeEntity, GeocodeRequest, ReverseGeocodeRequest
+from geocode_dataflow.schema.plain import TableMapping
 from geocode_dataflow.schema.reader import open_feed
 from geocode_dataflow.schema.text import TextFeedWriter
 from geocode_dataflow.schema.validate import Limits, too_many_entities
@@ -158,8 +159,12 @@ def convert_feed(
     fmt: str | None = None,
     losses: list[Issue] | None = None,
     limits: Limits | None = None,
+    mapping: TableMapping | None = None,
 ) -> int:
     """Read a feed in any format and write it as ``to_fmt``; return the number of entities.
+
+    A plain table (``mapping`` as for ``open_feed``) becomes a v2.0 feed of the columns its
+    mapping fills.
 
     Text to text keeps the source's columns (and version line); XML to text writes all 41
     columns. When ``losses`` is a list, one ``Issue`` per entity that loses something is
@@ -178,13 +183,14 @@ def convert_feed(
         fmt=fmt,
         max_bytes=limits.max_bytes if limits else None,
         max_elements=limits.max_elements if limits else None,
+        mapping=mapping,
     ) as reader:
         entities: Iterator[GeocodeEntity] = iter(reader)
         if limits is not None:
             entities = _at_most(entities, limits.max_entities)
         if losses is not None and target in TEXT_FORMATS:
             entities = _noting_losses(entities, losses)
-        text_source = reader.format in TEXT_FORMATS
+        text_source = reader.format in TEXT_FORMATS or reader.table is not None
         with FeedWriter(
             sink,
             target,

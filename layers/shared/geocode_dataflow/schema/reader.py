@@ -7,6 +7,7 @@ one at a time while iterating, in constant memory.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from types import TracebackType
@@ -23,6 +24,24 @@ from geocode_dataflow.schema.detect import (
 from geocode_dataflow.schema.encoding import DecodedSource, Source, source_name
 from geocode_dataflow.schema.issues import FeedError, Issue, IssueHandler, raise_on_error
 from geocode_dataflow.schema.model import GeocodeEntity
+from geocode_dataflow.schema.plain import (
+    TABLE_FORMAT,
+    XLSX_FORMAT,
+    ZIP_MAGIC,
+    TableMapping,
+    TableRows,
+    check_xlsx_size,
+    choose_mapping,
+    entities_of,
+    is_plain_first_line,
+    iter_delimited_rows,
+    iter_xlsx_rows,
+    parse_table_header,
+    sniff_delimiter,
+    spool_xlsx,
+    table_rows,
+    v2_columns,
+)
 from geocode_dataflow.schema.xmlfeed import iter_xml_entities
 
 _PROLOGUE_LIMIT = 1 << 20  # longest version/header line we accept: a header is ~2 KiB
@@ -53,8 +72,10 @@ class FeedReader:
         columns: list[str] | None = None,
         on_issue: IssueHandler = raise_on_error,
         max_elements: int | None = None,
+        table: PlainLayout | None = None,
     ) -> None:
         self._decoded = decoded
+        self.table = table
         self._max_elements = max_elements
         self.format = fmt
         self.encoding = decoded.encoding
@@ -75,6 +96,8 @@ class FeedReader:
         if self._started:
             raise RuntimeError("a FeedReader can be iterated only once")
         self._started = True
+        if self.table is not None:
+            return self.table.entities(self._decoded, self._on_issue)
         text = self._decoded.text()
         if self.format == "xml":
             return iter_xml_entities(
@@ -90,8 +113,24 @@ class FeedReader:
             max_elements=self._max_elements,
         )
 
+    def table_rows(self) -> Iterator[tuple[str | None, list[str]]]:
+        """A plain table's rows as (Id, the user's cells unchanged); instead of iterating."""
+        if self.table is None:
+            raise TypeError("table_rows() is for plain tables; iterate a Data Schema feed")
+        if self._started:
+            raise RuntimeError("a FeedReader can be iterated only once")
+        self._started = True
+        return table_rows(self.table.rows(self._decoded), self.table.mapping)
+
+    @property
+    def mapping(self) -> dict[str, str] | None:
+        """For a plain table: the user's column -> the request field it was mapped to."""
+        return None if self.table is None else self.table.by_name()
+
     def close(self) -> None:
         self._decoded.close()
+        if self.table is not None:
+            self.table.close()
 
     def __enter__(self) -> FeedReader:
         return self
@@ -113,6 +152,7 @@ def open_feed(
     on_issue: IssueHandler | None = None,
     max_bytes: int | None = None,
     max_elements: int | None = None,
+    mapping: TableMapping | None = None,
 ) -> FeedReader:
     """Open a Data Schema v2.0 feed from a path, bytes or a binary stream (not closed by us).
 
@@ -123,14 +163,136 @@ def open_feed(
     (default: raise errors, ignore remarks); ``max_bytes`` stops reading past that much
     uncompressed UTF-8, ``max_elements`` past that many elements (see ``Limits``). Raises
     ``FeedError`` when the prologue is unreadable.
+
+    A plain table (a text file whose first line is not the version line, or an ``.xlsx``) is
+    read too, its columns mapped by name or by ``mapping`` (see ``schema.plain``): format
+    ``table`` / ``xlsx``, ``header`` its own, ``columns`` the v2.0 columns it fills.
     """
     explicit = check_format(fmt)
+    name = source_name(source, filename)
+    if is_xlsx(source, name):
+        return open_xlsx(source, on_issue or raise_on_error, mapping, max_bytes, max_elements)
     return open_decoded(
         DecodedSource(source, max_bytes=max_bytes),
-        source_name(source, filename),
+        name,
         explicit,
         on_issue,
         max_elements=max_elements,
+        mapping=mapping,
+    )
+
+
+class PlainLayout:
+    """How a plain table maps onto requests: its header, delimiter, mapping and culture."""
+
+    def __init__(
+        self,
+        header: list[str],
+        mapping: dict[int, str],
+        culture: str | None,
+        delimiter: str | None = None,
+        rows: Iterator[tuple[int, list[str]]] | None = None,
+        closers: tuple[object, ...] = (),
+    ) -> None:
+        self.header = header
+        self.mapping = mapping
+        self.culture = culture
+        self.delimiter = delimiter
+        self._rows = rows
+        self._closers = closers
+
+    def by_name(self) -> dict[str, str]:
+        return {self.header[index]: name for index, name in sorted(self.mapping.items())}
+
+    def rows(self, decoded: DecodedSource | None) -> TableRows:
+        if self._rows is not None:
+            return TableRows(self.header, self._rows)
+        assert decoded is not None and self.delimiter is not None  # noqa: S101
+        return TableRows(self.header, iter_delimited_rows(decoded.text(), self.delimiter))
+
+    def entities(self, decoded: DecodedSource, on_issue: IssueHandler) -> Iterator[GeocodeEntity]:
+        names = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+        return entities_of(
+            self.rows(decoded),
+            self.mapping,
+            self.culture,
+            on_issue,
+            names.get(self.delimiter or "", "delimiter"),
+        )
+
+    def close(self) -> None:
+        for closer in self._closers:
+            if closer is not None:
+                closer.close()  # type: ignore[attr-defined]
+
+
+def is_xlsx(source: Source, filename: str | None) -> bool:
+    """An .xlsx by its name, or (paths and bytes) by the zip magic."""
+    if filename and filename.lower().endswith(".xlsx"):
+        return True
+    if isinstance(source, bytes):
+        return source[:4] == ZIP_MAGIC
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as handle:
+                return handle.read(4) == ZIP_MAGIC
+        except OSError:
+            return False
+    return False
+
+
+class _NoDecoded:
+    """Stands in for the decoded source of a workbook (read by openpyxl, not as text)."""
+
+    def __init__(self, size: int) -> None:
+        self.encoding = None
+        self.compressed = False
+        self.utf8 = self
+        self.utf8_bytes = size
+
+    def close(self) -> None:
+        return None
+
+
+def open_xlsx(
+    source: Source,
+    on_issue: IssueHandler,
+    mapping: TableMapping | None,
+    max_bytes: int | None,
+    max_elements: int | None,
+) -> FeedReader:
+    path, spool = spool_xlsx(
+        os.fspath(source) if isinstance(source, os.PathLike) else source, max_bytes
+    )  # type: ignore[arg-type]
+    size = os.path.getsize(path)
+    if max_bytes is not None and size > max_bytes:
+        if spool is not None:
+            spool.close()
+        raise FeedError("too-large", f"the workbook is larger than {max_bytes:,} bytes; split it")
+    try:
+        check_xlsx_size(path, max_bytes)
+        header, rows, workbook = iter_xlsx_rows(path)
+    except BaseException:
+        if spool is not None:
+            spool.close()
+        raise
+    try:
+        chosen = choose_mapping(header, mapping)
+    except BaseException:
+        workbook.close()
+        if spool is not None:
+            spool.close()
+        raise
+    culture = mapping.culture if mapping else None
+    layout = PlainLayout(header, chosen, culture, rows=rows, closers=(workbook, spool))
+    return FeedReader(
+        _NoDecoded(size),  # type: ignore[arg-type]
+        XLSX_FORMAT,
+        header=header,
+        columns=v2_columns(chosen, culture),
+        on_issue=on_issue,
+        max_elements=max_elements,
+        table=layout,
     )
 
 
@@ -141,10 +303,13 @@ def open_decoded(
     on_issue: IssueHandler | None = None,
     *,
     max_elements: int | None = None,
+    mapping: TableMapping | None = None,
 ) -> FeedReader:
     """``open_feed`` on a source already opened (closed here if the prologue is unreadable)."""
     try:
-        return _open(decoded, filename, check_format(fmt), on_issue or raise_on_error, max_elements)
+        return _open(
+            decoded, filename, check_format(fmt), on_issue or raise_on_error, max_elements, mapping
+        )
     except BaseException:
         decoded.close()
         raise
@@ -156,6 +321,7 @@ def _open(
     explicit: str | None,
     on_issue: IssueHandler,
     max_elements: int | None,
+    mapping: TableMapping | None = None,
 ) -> FeedReader:
     text = decoded.text()
     first = text.readline(_PROLOGUE_LIMIT)
@@ -176,6 +342,8 @@ def _open(
             decoded, "xml", prefix=prefix, on_issue=on_issue, max_elements=max_elements
         )
 
+    if explicit is None and first.strip() and (mapping is not None or is_plain_first_line(first)):
+        return _open_table(decoded, first, on_issue, max_elements, mapping)
     check_text_version(first)
     header_line = text.readline(_PROLOGUE_LIMIT)
     if not header_line.strip():
@@ -197,6 +365,41 @@ def _open(
         on_issue=on_issue,
         max_elements=max_elements,
     )
+
+
+def _open_table(
+    decoded: DecodedSource,
+    first: str,
+    on_issue: IssueHandler,
+    max_elements: int | None,
+    mapping: TableMapping | None,
+) -> FeedReader:
+    if not first.endswith(("\n", "\r")) and len(first) >= _PROLOGUE_LIMIT:
+        raise FeedError("malformed-header", "the header line is implausibly long", line=1)
+    delimiter = sniff_delimiter(first)
+    header = parse_table_header(first, delimiter)
+    try:
+        chosen = choose_mapping(header, mapping)
+    except FeedError as exc:
+        if exc.code == "unmapped-table" and mapping is None and _looks_like_data(header):
+            # Not a header at all (numbers, empty cells): a Data Schema file without its
+            # version line (1.0 is positional), reported as such.
+            check_text_version(first)
+        raise
+    culture = mapping.culture if mapping else None
+    return FeedReader(
+        decoded,
+        TABLE_FORMAT,
+        header=header,
+        columns=v2_columns(chosen, culture),
+        on_issue=on_issue,
+        max_elements=max_elements,
+        table=PlainLayout(header, chosen, culture, delimiter),
+    )
+
+
+def _looks_like_data(header: list[str]) -> bool:
+    return any(not name or name.replace(".", "", 1).lstrip("+-").isdigit() for name in header)
 
 
 def _check_declared_encoding(prefix: str, encoding: str, on_issue: IssueHandler) -> None:

@@ -19,7 +19,13 @@ from geocode_dataflow.schema.checks import check_entity
 from geocode_dataflow.schema.detect import check_format, format_from_name
 from geocode_dataflow.schema.encoding import DecodedSource, Source, source_name
 from geocode_dataflow.schema.issues import REPEATING_CODES, FeedError, Issue
-from geocode_dataflow.schema.reader import open_decoded
+from geocode_dataflow.schema.plain import (
+    PLAIN_TABLE_CODES,
+    TABLE_FORMAT,
+    XLSX_FORMAT,
+    TableMapping,
+)
+from geocode_dataflow.schema.reader import is_xlsx, open_decoded, open_xlsx
 
 DEFAULT_MAX_ISSUES = 1000
 
@@ -175,6 +181,10 @@ class ValidationReport:
     # below error_count / warning_count only when the lists were capped.
     errors_shown: int = 0
     warnings_shown: int = 0
+    # A plain table: the user's column -> the request field it was mapped to.
+    mapping: dict[str, str] | None = None
+    # File-level notes that are not problems (e.g. ``response-columns-added``).
+    remarks: list[Issue] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -192,6 +202,8 @@ class ValidationReport:
             "geocode_count": self.geocode_count,
             "reverse_count": self.reverse_count,
             "invalid_entity_count": self.invalid_entity_count,
+            "mapping": dict(self.mapping) if self.mapping is not None else None,
+            "remarks": [issue.to_dict() for issue in self.remarks],
             "error_count": self.error_count,
             "warning_count": self.warning_count,
             "error_codes": dict(self.error_codes),
@@ -220,6 +232,12 @@ class ValidationReport:
             f"{self.reverse_count:,} reverse; "
             f"{self.invalid_entity_count:,} will be failed by the service",
         ]
+        if self.mapping is not None:
+            lines.append(
+                "  columns: "
+                + ", ".join(f"{name!r} -> {field}" for name, field in self.mapping.items())
+            )
+        lines += [f"  note: [{issue.code}] {issue.message}" for issue in self.remarks]
         for title, issues, total, shown in (
             ("File-level errors", self.errors, self.error_count, self.errors_shown),
             ("Entity-level warnings", self.warnings, self.warning_count, self.warnings_shown),
@@ -242,13 +260,16 @@ def validate_feed(
     fmt: str | None = None,
     limits: Limits | None = None,
     max_issues: int = DEFAULT_MAX_ISSUES,
+    mapping: TableMapping | None = None,
 ) -> ValidationReport:
     """Check a feed end to end, streaming; never raises for a bad file (see ``report.errors``).
 
     ``filename`` (by default the path of a path source) helps decide the format, exactly as
     for ``open_feed``. I/O errors of the source itself propagate. Reading stops early when
     the file is beyond ``limits.max_bytes``, at its first entity beyond
-    ``limits.max_entities``, or when it is unreadable from some point on.
+    ``limits.max_entities``, or when it is unreadable from some point on. A plain table (csv /
+    tsv / xlsx without the version line) is mapped by its column names or by ``mapping``; the
+    report's ``mapping`` says what was chosen.
     """
     limits = limits or Limits()
     filename = source_name(source, filename)
@@ -261,13 +282,21 @@ def validate_feed(
         (errors if is_error else warnings).add(issue)
 
     decoded = None
+    workbook = is_xlsx(source, filename)
     try:
-        decoded = DecodedSource(source, max_bytes=limits.max_bytes)
-        report.encoding, report.compressed = decoded.encoding, decoded.compressed
-        with open_decoded(
-            decoded, filename, fmt, on_issue, max_elements=limits.max_elements
-        ) as reader:
+        if workbook:
+            reader = open_xlsx(source, on_issue, mapping, limits.max_bytes, limits.max_elements)
+            decoded = reader._decoded  # noqa: SLF001 - its size, for utf8_bytes
+        else:
+            decoded = DecodedSource(source, max_bytes=limits.max_bytes)
+            report.encoding, report.compressed = decoded.encoding, decoded.compressed
+            reader = open_decoded(
+                decoded, filename, fmt, on_issue, max_elements=limits.max_elements, mapping=mapping
+            )
+        with reader:
             report.format = reader.format
+            report.mapping = reader.mapping
+            report.remarks += _response_columns_remark(reader)
             for entity in reader:
                 if report.entity_count == limits.max_entities:
                     # Nothing read past here can make the file acceptable: stop now rather
@@ -277,6 +306,8 @@ def validate_feed(
                 _check(entity, report, ids, errors, warnings)
     except FeedError as exc:
         errors.add(exc.issue, keep=True)
+        if exc.code in PLAIN_TABLE_CODES:
+            report.format = XLSX_FORMAT if workbook else TABLE_FORMAT
     finally:
         if decoded is not None:
             report.utf8_bytes = decoded.utf8.utf8_bytes
@@ -289,6 +320,29 @@ def validate_feed(
     report.warnings, report.warning_count = warnings.collapsed(), warnings.total
     report.warning_codes, report.warnings_shown = dict(warnings.by_code), warnings.shown
     return report
+
+
+def _response_columns_remark(reader: Any) -> list[Issue]:
+    """A request-only v2.0 text header (or a plain table) is sent with the response columns
+    added: the service returns only the uploaded columns, so results would have no coordinates."""
+    if reader.format == "xml" or reader.columns is None:
+        return []
+    if any(c.startswith("GeocodeResponse/") for c in reader.columns):
+        return []
+    plain = reader.table is not None
+    what = (
+        "the table is sent as a Data Schema v2.0 csv"
+        if plain
+        else "the header has no response columns"
+    )
+    return [
+        Issue(
+            "response-columns-added",
+            f"{what}: the response columns (GeocodeResponse/..., StatusCode, FaultReason, "
+            "TraceId) will be added before it is sent, so that the results carry coordinates",
+            line=1 if plain else 2,
+        )
+    ]
 
 
 def too_many_entities(limit: int, line: int | None) -> Issue:
