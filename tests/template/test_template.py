@@ -185,7 +185,7 @@ def test_table_has_pitr_ttl_and_status_index(template):
 def test_input_notifications_cover_every_accepted_suffix(template):
     filters = tpl.s3_event_filters(template, "SubmitJobFunction")
     assert {prefix for prefix, _ in filters} == {"inbox/"}
-    lower = {".xml", ".csv", ".tab", ".tsv", ".txt", ".pipe", ".gz"}
+    lower = {".xml", ".csv", ".tab", ".tsv", ".txt", ".pipe", ".gz", ".xlsx"}
     assert {suffix for _, suffix in filters} == lower | {s.upper() for s in lower}
 
 
