@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import boto3
 import pytest
@@ -12,30 +10,10 @@ from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.config import PipelineConfig
 from geocode_dataflow.pipeline.jobs import InputObject
 from geocode_dataflow.pipeline.runtime import Runtime
+from handler_support import Context, handler
 from moto import mock_aws
 
-ROOT = Path(__file__).resolve().parents[3]
 BUCKET = "geocode-dataflow-123456789012-us-east-1"
-
-
-def handler(function: str):
-    spec = importlib.util.spec_from_file_location(
-        f"app_{function}", ROOT / "functions" / function / "app.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
-
-
-class Context:
-    function_name = "test"
-    memory_limit_in_mb = 128
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
-    aws_request_id = "req-1"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
 
 
 @pytest.fixture

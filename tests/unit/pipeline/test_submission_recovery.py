@@ -6,9 +6,7 @@ BaseException (as a Lambda killed for memory or time, no code of ours sees it en
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import timedelta
-from pathlib import Path
 
 import boto3
 import pytest
@@ -16,32 +14,12 @@ from geocode_dataflow.pipeline import jobs, submit
 from geocode_dataflow.pipeline.config import PipelineConfig
 from geocode_dataflow.pipeline.runtime import Runtime
 from geocode_dataflow.pipeline.storage import MAX_KEY_BYTES, KeyTooLongError, job_folder
+from handler_support import Context, handler
 from local_pipeline import template as tpl
 from moto import mock_aws
 
-ROOT = Path(__file__).resolve().parents[3]
 BUCKET = "geocode-dataflow-123456789012-us-east-1"
 GOOD = b"Bing Spatial Data Services, 2.0\nId,GeocodeRequest/Query\n1,Denver CO\n"
-
-
-def handler(function: str):
-    spec = importlib.util.spec_from_file_location(
-        f"app_{function}", ROOT / "functions" / function / "app.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
-
-
-class Context:
-    function_name = "test"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
-    aws_request_id = "req-1"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
 
 
 class KilledError(BaseException):

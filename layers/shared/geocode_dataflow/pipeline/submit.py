@@ -168,9 +168,7 @@ def _validate_and_start(record: JobRecord, services: Services) -> SubmitOutcome:
         metrics.add_metric(name="JobsQueued", unit=MetricUnit.Count, value=1)
         logger.info("Job queued", extra={"reason": decision.reason})
         return SubmitOutcome(job_id, jobs.QUEUED, decision.reason or "queued")
-    fresh = store.get(job_id)
-    assert fresh is not None
-    return start_job(fresh, services, adopt=False)
+    return start_job(fresh, services, adopt=False)  # the slot is not on the record
 
 
 def start_job(record: JobRecord, services: Services, *, adopt: bool) -> SubmitOutcome:
