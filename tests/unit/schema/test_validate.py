@@ -243,7 +243,7 @@ def test_feed_errors_are_invalid_feed_errors():
 
 
 def test_id_index_finds_duplicates_across_growth():
-    index = IdIndex(capacity=4)
+    index = IdIndex()
     for i in range(10_000):
         assert index.add(f"id-{i}", i + 1) is None
     assert len(index) == 10_000

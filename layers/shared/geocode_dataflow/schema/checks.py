@@ -46,6 +46,11 @@ def is_number(value: str) -> bool:
     return _DOUBLE.fullmatch(value) is not None
 
 
+def is_coordinate(value: str | None, bound: float) -> bool:
+    """``value`` is a number within [-bound, bound] (what ``_coordinate`` accepts)."""
+    return value is not None and is_number(value) and -bound <= float(value) <= bound
+
+
 def _coordinate(value: str | None, name: str, bound: float) -> str | None:
     """Why ``value`` is not a usable coordinate, or None when it is."""
     if value is None:

@@ -113,6 +113,12 @@ _RESPONSE_ADDRESS_COLUMNS = frozenset(
 _FORWARD_ONLY = frozenset({QUERY, STRICT_MATCH}) | _REQUEST_ADDRESS_COLUMNS
 _REVERSE_ONLY = frozenset({ENTITY_TYPES, LATITUDE, LONGITUDE})
 _RESPONSE_COLUMNS = frozenset(name for name in TEXT_COLUMNS if name.startswith("GeocodeResponse/"))
+# The same sets for the validator's screen (schema/screen.py).
+FORMATTED_ADDRESS = "GeocodeRequest/Address/FormattedAddress"
+REQUEST_ADDRESS_COLUMN_SET = _REQUEST_ADDRESS_COLUMNS
+FORWARD_ONLY_COLUMNS = _FORWARD_ONLY
+REVERSE_ONLY_COLUMNS = _REVERSE_ONLY
+RESPONSE_COLUMN_SET = _RESPONSE_COLUMNS
 
 # Point key order of real service output [T-jtirila].
 _POINT_KEYS = (

@@ -42,6 +42,7 @@ from geocode_dataflow.schema.plain import (
     table_rows,
     v2_columns,
 )
+from geocode_dataflow.schema.screen import Scanned
 from geocode_dataflow.schema.xmlfeed import iter_xml_entities
 
 _PROLOGUE_LIMIT = 1 << 20  # longest version/header line we accept: a header is ~2 KiB
@@ -111,6 +112,31 @@ class FeedReader:
             first_line=3,
             on_issue=self._on_issue,
             max_elements=self._max_elements,
+        )
+
+    def scan(self) -> Iterator[Scanned]:
+        """For ``validate_feed``, instead of iterating: ``(line, Id, kind, entity)`` per entity,
+        the entity None where ``schema.screen`` vouched that ``check_entity`` finds nothing."""
+        if self._started:
+            raise RuntimeError("a FeedReader can be iterated only once")
+        self._started = True
+        if self.table is not None:
+            entities = self.table.entities(self._decoded, self._on_issue)
+            return ((entity.line, entity.id, entity.kind, entity) for entity in entities)
+        text = self._decoded.text()
+        if self.format == "xml":
+            return iter_xml_entities(  # type: ignore[return-value]
+                text, self._on_issue, self._prefix, max_elements=self._max_elements, screen=True
+            )
+        assert self.columns is not None  # noqa: S101 - set for every text feed by open_feed
+        return text_format.iter_entities(  # type: ignore[return-value]
+            text,
+            self.format,
+            self.columns,
+            first_line=3,
+            on_issue=self._on_issue,
+            max_elements=self._max_elements,
+            screen=True,
         )
 
     def table_rows(self) -> Iterator[tuple[str | None, list[str]]]:

@@ -17,6 +17,7 @@ from geocode_dataflow.schema import columns as col
 from geocode_dataflow.schema.detect import DELIMITERS, VERSION_LINE
 from geocode_dataflow.schema.issues import FeedError, Issue, IssueHandler, too_many_elements
 from geocode_dataflow.schema.model import GeocodeEntity
+from geocode_dataflow.schema.screen import PlainRun, RowScreen, Scanned
 
 # A cell is bounded by the csv module's field limit (128 KiB by default). The XML reader
 # applies the same limit to attribute values and element text, so both formats reject the
@@ -35,6 +36,7 @@ LINE_TERMINATOR = "\r\n"
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # Problems of a cell value that make the file invalid; others (partial boxes) are remarks.
 _ERROR_CODES = frozenset({"invalid-value", "invalid-json"})
+_UNPLANNED = object()
 
 
 def parse_header(header_line: str, fmt: str) -> tuple[list[str], list[str]]:
@@ -90,8 +92,10 @@ def iter_entities(
     first_line: int,
     on_issue: IssueHandler,
     max_elements: int | None = None,
-) -> Iterator[GeocodeEntity]:
-    """Entities from the data rows of ``text`` (positioned after the header line).
+    screen: bool = False,
+) -> Iterator[GeocodeEntity] | Iterator[Scanned]:
+    """Entities from the data rows of ``text`` (positioned after the header line); with
+    ``screen``, ``Scanned`` tuples for the validator (see ``schema.screen``).
 
     ``first_line`` is the physical line number of the first data line. Blank rows and rows of
     empty cells are skipped (up to ``MAX_BLANK_ROWS``). Short rows mean empty trailing cells;
@@ -137,81 +141,124 @@ def iter_entities(
     width = named[-1][0] + 1 if named else 0
     holes = [index for index in range(width) if not names[index]]
     blank_rows = 0
-    while True:
-        row_chars = 0
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise FeedError("malformed-row", _csv_problem(exc), line=line) from exc
-        if row_chars > MAX_ROW_CHARS:
-            raise _row_too_long(line)
-        count = len(row)
-        if count > MAX_ROW_CELLS:
-            raise FeedError(
-                "too-many-cells",
-                f"the row has {count:,} cells; at most {MAX_ROW_CELLS:,} are read (the header "
-                f"has {len(names):,} columns)",
-                line=line,
-            )
-        cells: dict[str, str] = {}
-        for index, name in named:
-            if index >= count:
-                break
-            value = row[index].strip()
-            if value:
-                cells[name] = value
-        extra = _extra_cells(row, width, holes) if count > width or holes else None
-        row_line, line = line, first_line + reader.line_num
-        if not cells and not extra:
-            blank_rows += 1
-            if blank_rows > MAX_BLANK_ROWS:
+    rows = RowScreen(names) if screen else None
+    plans = rows.plans if rows is not None else None
+    exact = not holes  # a row exactly `width` wide is all named cells
+    id_index = names.index(col.ID)
+    run = PlainRun()
+    try:
+        while True:
+            row_chars = 0
+            try:
+                row = next(reader)
+            except StopIteration:
+                if run.ids:
+                    yield run
+                return
+            except csv.Error as exc:
+                raise FeedError("malformed-row", _csv_problem(exc), line=line) from exc
+            if row_chars > MAX_ROW_CHARS:
+                raise _row_too_long(line)
+            count = len(row)
+            if count > MAX_ROW_CELLS:
                 raise FeedError(
-                    "too-many-blank-rows",
-                    f"the file has more than {MAX_BLANK_ROWS:,} blank rows (empty lines or "
-                    "only delimiters); remove them",
-                    line=row_line,
+                    "too-many-cells",
+                    f"the row has {count:,} cells; at most {MAX_ROW_CELLS:,} are read (the header "
+                    f"has {len(names):,} columns)",
+                    line=line,
                 )
-            continue
-        entity_id = cells.get(col.ID)
-        if "\x00" in "".join(cells.values()):  # one C search, not one per cell
-            # Python's csv module accepts NUL since 3.11; in a feed it means binary or
-            # mis-encoded data, and XML could not carry it.
-            on_issue(
-                Issue(
-                    "nul-character",
-                    "the row contains a NUL character (binary data, or UTF-16 saved without BOM?)",
-                    line=row_line,
-                    entity_id=entity_id,
-                ),
-                True,
-            )
-        if extra:
-            on_issue(
-                Issue(
-                    "extra-cells",
-                    f"the row has non-empty cells beyond the header's columns (cell(s) "
-                    f"{', '.join(map(str, extra[:5]))}); an unquoted {_delimiter_name(fmt)} in a "
-                    "value spills it into the next cells: quote such values",
-                    line=row_line,
-                    entity_id=entity_id,
-                ),
-                True,
-            )
+            row_line, line = line, first_line + reader.line_num
+            if plans is not None and exact and count == width:
+                # The validator's way: the row's shape and a few of its values (schema.screen);
+                # the entity is built only when the screen cannot vouch for it.
+                filled = tuple(map(bool, row))
+                plan = plans.get(filled, _UNPLANNED)
+                if plan is _UNPLANNED:
+                    plan = rows.plan(filled)  # type: ignore[union-attr]
+                if plan is not None and plan.passes(row):
+                    run.lines.append(row_line)
+                    run.ids.append(row[id_index].strip())
+                    run.kinds.append(plan.kind)
+                    if len(run.ids) == PlainRun.SIZE:
+                        yield run
+                        run = PlainRun()
+                    continue
+            cells: dict[str, str] = {}
+            for index, name in named:
+                if index >= count:
+                    break
+                value = row[index].strip()
+                if value:
+                    cells[name] = value
+            extra = _extra_cells(row, width, holes) if count > width or holes else None
+            if not cells and not extra:
+                blank_rows += 1
+                if blank_rows > MAX_BLANK_ROWS:
+                    raise _too_many_blank_rows(row_line)
+                continue
+            entity = _row_entity(cells, extra, row_line, fmt, on_issue)
+            if entity.responses:
+                response = entity.responses[0]
+                objects += len(response.geocode_points) + len(response.query_parse_values)
+                if objects > budget:
+                    raise too_many_elements(budget, row_line)
+            if rows is None:
+                yield entity
+                continue
+            if run.ids:
+                yield run
+                run = PlainRun()
+            yield (row_line, entity.id, entity.kind, entity)
 
-        def problem(
-            code: str, message: str, line: int = row_line, entity_id: str | None = entity_id
-        ) -> None:
-            on_issue(Issue(code, message, line=line, entity_id=entity_id), code in _ERROR_CODES)
+    except FeedError:
+        if run.ids:  # what was read before the error counts
+            yield run
+        raise
 
-        entity = col.entity_from_cells(cells, line=row_line, problem=problem)
-        if entity.responses:
-            response = entity.responses[0]
-            objects += len(response.geocode_points) + len(response.query_parse_values)
-            if objects > budget:
-                raise too_many_elements(budget, row_line)
-        yield entity
+
+def _row_entity(
+    cells: dict[str, str], extra: list[int] | None, line: int, fmt: str, on_issue: IssueHandler
+) -> GeocodeEntity:
+    """The entity of a row's non-empty trimmed ``cells``, its problems told to ``on_issue``."""
+    entity_id = cells.get(col.ID)
+    if "\x00" in "".join(cells.values()):  # one C search, not one per cell
+        # Python's csv module accepts NUL since 3.11; in a feed it means binary or
+        # mis-encoded data, and XML could not carry it.
+        on_issue(
+            Issue(
+                "nul-character",
+                "the row contains a NUL character (binary data, or UTF-16 saved without BOM?)",
+                line=line,
+                entity_id=entity_id,
+            ),
+            True,
+        )
+    if extra:
+        on_issue(
+            Issue(
+                "extra-cells",
+                f"the row has non-empty cells beyond the header's columns (cell(s) "
+                f"{', '.join(map(str, extra[:5]))}); an unquoted {_delimiter_name(fmt)} in a "
+                "value spills it into the next cells: quote such values",
+                line=line,
+                entity_id=entity_id,
+            ),
+            True,
+        )
+
+    def problem(code: str, message: str) -> None:
+        on_issue(Issue(code, message, line=line, entity_id=entity_id), code in _ERROR_CODES)
+
+    return col.entity_from_cells(cells, line=line, problem=problem)
+
+
+def _too_many_blank_rows(line: int) -> FeedError:
+    return FeedError(
+        "too-many-blank-rows",
+        f"the file has more than {MAX_BLANK_ROWS:,} blank rows (empty lines or only "
+        "delimiters); remove them",
+        line=line,
+    )
 
 
 def _row_too_long(line: int) -> FeedError:

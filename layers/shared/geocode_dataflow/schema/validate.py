@@ -9,16 +9,18 @@ never the rows.
 
 from __future__ import annotations
 
+import sys
 import unicodedata
-from array import array
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 from typing import Any
 
 from geocode_dataflow.schema.checks import check_entity
 from geocode_dataflow.schema.detect import check_format, format_from_name
 from geocode_dataflow.schema.encoding import DecodedSource, Source, source_name
 from geocode_dataflow.schema.issues import REPEATING_CODES, FeedError, Issue
+from geocode_dataflow.schema.model import GeocodeEntity
 from geocode_dataflow.schema.plain import (
     PLAIN_TABLE_CODES,
     TABLE_FORMAT,
@@ -26,6 +28,7 @@ from geocode_dataflow.schema.plain import (
     TableMapping,
 )
 from geocode_dataflow.schema.reader import is_xlsx, open_decoded, open_xlsx
+from geocode_dataflow.schema.screen import PlainRun
 
 DEFAULT_MAX_ISSUES = 1000
 
@@ -52,62 +55,28 @@ class Limits:
         return cls(max_entities=50)
 
 
-class IdIndex:
-    """A compact set of entity Ids remembering the line of each, for duplicate detection.
+class IdIndex(dict[int, int]):
+    """The entity Ids seen so far, for duplicate detection: hash of the Id -> line of its first
+    use, never the Id itself (~100 bytes per Id: a dict slot and two ints).
 
-    Open addressing over two flat arrays (64-bit hash, 32-bit line): 12 bytes per slot at a
-    load factor of 0.4-0.8, so 15-30 bytes per Id instead of the ~150 a set of strings costs.
-    Two different Ids colliding on 64 bits (odds ~1e-9 for 200,000 Ids) would be reported as a
-    duplicate; that is accepted.
+    A plain dict, filled in C (``setdefault``) from the validator's loop. Two different Ids
+    colliding on 64 bits (odds ~1e-9 for 200,000 Ids) would be reported as a duplicate; that
+    is accepted.
     """
-
-    def __init__(self, capacity: int = 1024) -> None:
-        self._keys = array("q", [0]) * capacity
-        self._lines = array("I", [0]) * capacity
-        self._mask = capacity - 1
-        self._size = 0
-
-    def __len__(self) -> int:
-        return self._size
 
     def add(self, entity_id: str, line: int) -> int | None:
         """Remember ``entity_id``; return the line of an earlier occurrence, if any."""
-        key = hash(entity_id) or 1  # 0 marks an empty slot
-        slot = key & self._mask
-        keys = self._keys
-        while True:
-            found = keys[slot]
-            if found == 0:
-                break
-            if found == key:
-                return self._lines[slot]
-            slot = (slot + 1) & self._mask
-        keys[slot] = key
-        self._lines[slot] = line
-        self._size += 1
-        if self._size * 5 > len(keys) * 4:  # load factor 0.8: short probes, few bytes
-            self._grow()
-        return None
+        size = len(self)
+        earlier = self.setdefault(hash(entity_id), line)
+        return None if len(self) > size else earlier
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the table itself."""
-        return len(self._keys) * self._keys.itemsize + len(self._lines) * self._lines.itemsize
-
-    def _grow(self) -> None:
-        old_keys, old_lines = self._keys, self._lines
-        capacity = len(old_keys) * 2
-        self._keys = array("q", [0]) * capacity
-        self._lines = array("I", [0]) * capacity
-        self._mask = capacity - 1
-        keys, lines, mask = self._keys, self._lines, self._mask
-        for key, line in zip(old_keys, old_lines, strict=True):
-            if key:
-                slot = key & mask
-                while keys[slot]:
-                    slot = (slot + 1) & mask
-                keys[slot] = key
-                lines[slot] = line
+        """Memory held by the index: the table and its keys and values."""
+        if not self:
+            return sys.getsizeof(self)
+        key, value = next(iter(self.items()))
+        return sys.getsizeof(self) + len(self) * (sys.getsizeof(key) + sys.getsizeof(value))
 
 
 class IssueList:
@@ -276,12 +245,12 @@ def validate_feed(
     errors, warnings = IssueList(max_issues), IssueList(max_issues)
     report = ValidationReport(filename=filename, limits=limits)
     report.format = check_format(fmt) or _name_format(filename)
-    ids = IdIndex()
 
     def on_issue(issue: Issue, is_error: bool) -> None:
         (errors if is_error else warnings).add(issue)
 
     decoded = None
+    tally = _Tally(limits.max_entities, report, errors, warnings)
     workbook = is_xlsx(source, filename)
     try:
         if workbook:
@@ -297,18 +266,20 @@ def validate_feed(
             report.format = reader.format
             report.mapping = reader.mapping
             report.remarks += _response_columns_remark(reader)
-            for entity in reader:
-                if report.entity_count == limits.max_entities:
-                    # Nothing read past here can make the file acceptable: stop now rather
-                    # than spend time (and Id-index memory) on the rest.
-                    errors.add(too_many_entities(limits.max_entities, entity.line), keep=True)
+            for item in reader.scan():
+                if type(item) is PlainRun:
+                    if not tally.plain(item):
+                        break
+                elif not tally.one(*item):
                     break
-                _check(entity, report, ids, errors, warnings)
     except FeedError as exc:
         errors.add(exc.issue, keep=True)
         if exc.code in PLAIN_TABLE_CODES:
             report.format = XLSX_FORMAT if workbook else TABLE_FORMAT
     finally:
+        report.entity_count = tally.count
+        report.geocode_count = tally.kinds["geocode"]
+        report.reverse_count = tally.kinds["reverse"]
         if decoded is not None:
             report.utf8_bytes = decoded.utf8.utf8_bytes
             decoded.close()
@@ -359,44 +330,93 @@ def _name_format(filename: str | None) -> str | None:
     return None if by_name == "text" else by_name
 
 
-def _check(
-    entity: Any, report: ValidationReport, ids: IdIndex, errors: IssueList, warnings: IssueList
-) -> None:
-    report.entity_count += 1
-    kind = entity.kind
-    if kind == "geocode":
-        report.geocode_count += 1
-    elif kind == "reverse":
-        report.reverse_count += 1
-    line = entity.line
-    entity_id = entity.id
+class _Tally:
+    """Counts the entities ``FeedReader.scan`` gives, indexes their Ids, and checks those the
+    screen did not vouch for; ``one`` / ``plain`` return False at the entity limit."""
+
+    def __init__(
+        self, max_entities: int, report: ValidationReport, errors: IssueList, warnings: IssueList
+    ) -> None:
+        self.count = 0
+        self.kinds: Counter[str] = Counter()
+        self.ids = IdIndex()
+        self._max_entities = max_entities
+        self._report = report
+        self._errors = errors
+        self._warnings = warnings
+
+    def one(
+        self, line: int | None, entity_id: str | None, kind: str, entity: GeocodeEntity | None
+    ) -> bool:
+        if self.count == self._max_entities:
+            # Nothing read past here can make the file acceptable: stop now rather than spend
+            # time (and Id-index memory) on the rest.
+            self._errors.add(too_many_entities(self._max_entities, line), keep=True)
+            return False
+        self.count += 1
+        self.kinds[kind] += 1
+        _check_id(line, entity_id, self.ids, self._errors)
+        if entity is not None:
+            _check(line, entity_id, entity, self._report, self._warnings)
+        return True
+
+    def plain(self, run: PlainRun) -> bool:
+        """A run of plain entities: their Ids go into the index at once (in C) unless the run
+        holds a duplicate, a non-ASCII Id (NFC) or the entity limit, handled one by one."""
+        ids = run.ids
+        if self.count + len(ids) <= self._max_entities and "".join(ids).isascii():
+            fresh = dict(zip(map(hash, ids), run.lines, strict=True))
+            if len(fresh) == len(ids) and fresh.keys().isdisjoint(self.ids.keys()):
+                self.ids.update(fresh)
+                self.count += len(ids)
+                self.kinds.update(run.kinds)
+                return True
+        return all(map(self.one, run.lines, ids, run.kinds, repeat(None)))
+
+
+def _check_id(line: int | None, entity_id: str | None, ids: IdIndex, errors: IssueList) -> None:
+    """Index one entity's Id, reporting a missing or duplicate one."""
     if entity_id is None:
         errors.add(
             Issue("missing-id", "the entity has no Id (every entity needs a unique Id)", line=line)
         )
-    else:
-        # Ids that are the same text in Unicode's terms (NFC: canonically equivalent, e.g.
-        # 'é' as one code point or as 'e' + combining accent) look identical and any tool on the
-        # way may normalise one into the other, so they are duplicates. NFKC would go further
-        # ('Ⅸ' = 'IX', '①' = '1'): different text, left alone. ASCII Ids (O(1) check) need no
-        # normalising.
-        key = entity_id if entity_id.isascii() else unicodedata.normalize("NFC", entity_id)
-        earlier = ids.add(key, line or 0)
-        if earlier is not None:
-            same = "" if key == entity_id else " (the same text once Unicode-normalised, NFC)"
-            errors.add(
-                Issue(
-                    "duplicate-id",
-                    f"the Id {entity_id!r} is a duplicate: it was first used on line {earlier} "
-                    f"and is used again here{same}; results are matched to inputs by Id, so Ids "
-                    "must be unique",
-                    line=line,
-                    entity_id=entity_id,
-                )
-            )
+        return
+    # Ids that are the same text in Unicode's terms (NFC: canonically equivalent, e.g. 'é' as
+    # one code point or as 'e' + combining accent) look identical and any tool on the way may
+    # normalise one into the other, so they are duplicates. NFKC would go further ('Ⅸ' = 'IX',
+    # '①' = '1'): different text, left alone. ASCII Ids (O(1) check) need no normalising.
+    key = entity_id if entity_id.isascii() else unicodedata.normalize("NFC", entity_id)
+    earlier = ids.add(key, line or 0)
+    if earlier is not None:
+        _report_duplicate(entity_id, key, earlier, line, errors)
+
+
+def _report_duplicate(
+    entity_id: str, key: str, earlier: int, line: int | None, errors: IssueList
+) -> None:
+    same = "" if key == entity_id else " (the same text once Unicode-normalised, NFC)"
+    errors.add(
+        Issue(
+            "duplicate-id",
+            f"the Id {entity_id!r} is a duplicate: it was first used on line {earlier} and is "
+            f"used again here{same}; results are matched to inputs by Id, so Ids must be unique",
+            line=line,
+            entity_id=entity_id,
+        )
+    )
+
+
+def _check(
+    line: int | None,
+    entity_id: str | None,
+    entity: GeocodeEntity,
+    report: ValidationReport,
+    warnings: IssueList,
+) -> None:
+    """An entity the screen did not vouch for: ``check_entity``'s findings become warnings."""
     fails = False
     for finding in check_entity(entity):
         fails = fails or finding.fails
-        warnings.add(Issue(finding.code, finding.message, line=line, entity_id=entity.id))
+        warnings.add(Issue(finding.code, finding.message, line=line, entity_id=entity_id))
     if fails:
         report.invalid_entity_count += 1

@@ -24,11 +24,10 @@ and attribute set and counted by the caller (``validate_feed`` reports them once
 
 from __future__ import annotations
 
-import functools
 import re
 import sys
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 from xml.etree.ElementTree import ParseError
 from xml.sax.saxutils import escape
 
@@ -53,6 +52,13 @@ from geocode_dataflow.schema.model import (
     Point,
     QueryParseValue,
     ReverseGeocodeRequest,
+)
+from geocode_dataflow.schema.screen import (
+    PLAIN_FORWARD_ATTRS,
+    PLAIN_REVERSE_ATTRS,
+    PlainRun,
+    Scanned,
+    xml_entity_is_plain,
 )
 from geocode_dataflow.schema.text import MAX_FIELD_CHARS, Utf8Writer
 
@@ -96,15 +102,19 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")  # xs:integer's lexical form: ASCII digits
 _MAX_RESULTS_DIGITS = 4  # beyond, int() may refuse the digits, and 1..20 is far anyway
 
 
-@functools.lru_cache(maxsize=256)
 def _split(name: str) -> tuple[str | None, str]:
-    """expat's ``namespace}local`` -> (namespace, local); a feed has a handful of names."""
+    """expat's ``namespace}local`` -> (namespace, local)."""
     namespace, _, local = name.rpartition("}")
     return namespace or None, local
 
 
+# Distinct element names whose split is remembered (a feed has a dozen; skipped subtrees may
+# name many more, which are then split anew).
+_NAME_CACHE = 256
+
+
 class _ValueTooLongError(Exception):
-    """An attribute value beyond ``MAX_FIELD_CHARS``; ``start`` adds the element and line."""
+    """An attribute value beyond ``MAX_FIELD_CHARS``; the caller adds the element and line."""
 
     def __init__(self, attribute: str) -> None:
         super().__init__(attribute)
@@ -123,37 +133,82 @@ def _value(attrib: dict[str, str], name: str) -> str | None:
     return value or None
 
 
+def _get(attrib: dict[str, str] | None, name: str) -> str | None:
+    """``_value`` for attributes whose length was checked already (or need not be)."""
+    if attrib is None:
+        return None
+    raw = attrib.get(name)
+    return (raw.strip() or None) if raw is not None else None
+
+
+def _quiet_bool(attrib: dict[str, str], name: str) -> bool | None:
+    """A boolean attribute already reported if invalid: its value, or None."""
+    value = _get(attrib, name)
+    try:
+        return None if value is None else parse_bool(value)
+    except ValueError:
+        return None
+
+
+def _quiet_max_results(attrib: dict[str, str]) -> int | None:
+    value = _get(attrib, "MaxResults")
+    if value is None or _INTEGER.fullmatch(value) is None:
+        return None
+    if len(value.lstrip("+-").lstrip("0")) > _MAX_RESULTS_DIGITS:
+        return None
+    return int(value)
+
+
 class _EntityBuilder:
     """expat handlers turning start/end/data events into finished entities in ``self.done``.
 
-    Keeps only the entity being built and a path of element names, never a tree. The
+    Keeps only the entity being read and a path of element names, never a tree. The
     character-data handler is installed only inside the three text elements, so whitespace
     between elements costs no Python call.
+
+    An entity's requests are kept as read (expat's attribute dicts) until the entity ends;
+    everything wrong with them is reported as their elements start, from the dicts, so that
+    nothing is built for an entity nobody asks for. At the end the reader gets a
+    ``GeocodeEntity``; with ``screen`` set (``validate_feed``), a ``Scanned`` tuple instead,
+    carrying the entity only when ``screen.xml_entity_is_plain`` cannot vouch for it.
+
+    Attribute values longer than ``MAX_FIELD_CHARS`` are file-level errors. Measuring every
+    value would cost more than the rest of the element's handling, so an entity's request
+    values are measured only when the entity spans more than ``MAX_FIELD_CHARS`` bytes (no
+    value can be longer than that without it), when the entity ends; response values (output
+    files) and text are measured as they are read.
     """
 
-    def __init__(self, on_issue: IssueHandler, max_elements: int | None = None) -> None:
+    def __init__(
+        self, on_issue: IssueHandler, max_elements: int | None = None, *, screen: bool = False
+    ) -> None:
         self.on_issue = on_issue
-        self.done: list[GeocodeEntity] = []
+        self.done: list[GeocodeEntity] | list[Scanned] = []
+        self._screen = screen
+        self.run = PlainRun()  # with ``screen``: plain entities not yet in ``done``
         self._elements = 0  # in the file so far
         self._max_elements = sys.maxsize if max_elements is None else max_elements
         self.version: str | None = None
         self.namespace: str | None = None
         self.root_seen = False
         self.line: Callable[[], int] = lambda: 0  # set by XmlFeedParser to expat's current line
+        self.expat: Any = None  # set by XmlFeedParser: where the parser is, read in hot paths
         # Set by XmlFeedParser: installs (or, with None, removes) the character-data handler.
         self.collect_text: Callable[[Callable[[str], None] | None], None] = lambda handler: None
+        self._names: dict[str, tuple[str | None, str]] = {}
         self._path: list[str] = []
         self._skip_depth = 0  # >0 while inside an element we do not read
         self._skipped = 0  # elements skipped so far in the file
-        self._entity: GeocodeEntity | None = None
+        self._remarks: dict[tuple[str, ...], str] = {}
+        # The entity being read: None outside one.
+        self._entity: _RawEntity | None = None
         self._entity_elements = 0
         self._entity_seen: set[str] = set()  # once-only children of the entity met so far
         self._parent_seen: set[str] = set()  # once-only children of the request/response
-        self._request: GeocodeRequest | ReverseGeocodeRequest | None = None
+        self._open_child: str | None = None  # the request or response element being read
         self._response: GeocodeResponse | None = None
         self._text: list[str] | None = None
         self._text_chars = 0
-        self._remarks: dict[tuple[str, ...], str] = {}
 
     # -- reporting -------------------------------------------------------------------------
     def _issue(self, code: str, message: str, *, is_error: bool) -> None:
@@ -193,42 +248,33 @@ class _EntityBuilder:
                 self._remarks[key] = message
         self._issue("unknown-attribute", message, is_error=False)
 
-    def _bool(self, element: str, attrib: dict[str, str], name: str) -> bool | None:
+    def _check_bool(self, element: str, attrib: dict[str, str], name: str) -> None:
         value = _value(attrib, name)
         if value is None:
-            return None
+            return
         try:
-            return parse_bool(value)
+            parse_bool(value)
         except ValueError as exc:
             self._issue("invalid-value", f"<{element} {name}>: {exc}", is_error=True)
-            return None
 
-    def _max_results(self, element: str, attrib: dict[str, str]) -> int | None:
+    def _check_max_results(self, element: str, attrib: dict[str, str]) -> None:
         value = _value(attrib, "MaxResults")
         if value is None:
-            return None
+            return
         # int() would also take '1_0' and non-ASCII digits, which the service does not.
         if _INTEGER.fullmatch(value) is None:
             problem = "is not an integer (ASCII digits 0-9, e.g. 5)"
         elif len(value.lstrip("+-").lstrip("0")) > _MAX_RESULTS_DIGITS:
             problem = "is far outside 1..20"
         else:
-            return int(value)
+            return
         self._issue(
             "invalid-value", f"<{element} MaxResults>: {value[:40]!r} {problem}", is_error=True
         )
-        return None
 
     def _address(self, attrib: dict[str, str]) -> Address:
         self._unknown_attrs("Address", attrib, _ADDRESS_ATTRS)
-        # Only the attributes present (an address has a few of its ten): the others stay None.
-        return Address(
-            **{
-                ADDRESS_FIELDS[name]: _value(attrib, name)
-                for name in attrib
-                if name in _ADDRESS_ATTRS
-            }
-        )
+        return _address(attrib, checked=False)
 
     def _required(
         self, element: str, attrib: dict[str, str], names: tuple[str, ...]
@@ -244,9 +290,10 @@ class _EntityBuilder:
             return None
         return values  # type: ignore[return-value]
 
-    # -- expat handlers (names as ``namespace}local``, attributes as a flat list) -----------
-    def start(self, name: str, attributes: list[str]) -> None:
-        depth = len(self._path)
+    # -- expat handlers (names as ``namespace}local``, attributes as a dict) ----------------
+    def start(self, name: str, attrib: dict[str, str]) -> None:
+        path = self._path
+        depth = len(path)
         if depth >= MAX_XML_DEPTH:
             raise FeedError(
                 "too-deep",
@@ -254,11 +301,17 @@ class _EntityBuilder:
                 "levels); the file is probably corrupt or hostile",
                 line=self.line(),
             )
-        namespace, local = _split(name)
-        self._path.append(local)
+        split = self._names.get(name)
+        if split is None:
+            split = _split(name)
+            if len(self._names) < _NAME_CACHE:
+                self._names[name] = split
+        local = split[1]
+        path.append(local)
         # Elements of an entity are added to the file's count when it ends (the per-entity
         # cap bounds the overshoot): one counter per element, not two.
-        if self._entity is None:
+        entity = self._entity
+        if entity is None:
             self._elements += 1
             if self._elements > self._max_elements:
                 raise too_many_elements(self._max_elements, self.line())
@@ -267,11 +320,11 @@ class _EntityBuilder:
             if self._entity_elements > MAX_ENTITY_ELEMENTS:
                 raise FeedError(
                     "entity-too-large",
-                    f"the <GeocodeEntity> starting on line {self._entity.line} has more than "
+                    f"the <GeocodeEntity> starting on line {entity.line} has more than "
                     f"{MAX_ENTITY_ELEMENTS:,} elements (the service writes at most ~320 for "
                     "one entity); the file is probably corrupt or hostile",
                     line=self.line(),
-                    entity_id=self._entity.id,
+                    entity_id=entity.id,
                 )
         if self._skip_depth:
             # Attributes of skipped elements are not checked: they are read from the tag,
@@ -279,17 +332,15 @@ class _EntityBuilder:
             self._skip_depth += 1
             self._count_skipped()
             return
-        pairs = iter(attributes)
-        attrib = dict(zip(pairs, pairs, strict=False))
         try:
-            if depth == 0:
-                self._start_feed(namespace, local, attrib)
+            if depth == 2 and entity is not None:
+                self._start_entity_child(local, attrib, entity)
+            elif depth == 3:
+                self._start_grandchild(local, attrib, entity)
             elif depth == 1:
                 self._start_entity_level(local, attrib)
-            elif depth == 2 and self._entity is not None:
-                self._start_entity_child(local, attrib)
-            elif depth == 3:
-                self._start_grandchild(local, attrib)
+            elif depth == 0:
+                self._start_feed(split[0], local, attrib)
             else:
                 self._unknown_element(local)
         except _ValueTooLongError as exc:
@@ -345,10 +396,18 @@ class _EntityBuilder:
         if local != "GeocodeEntity":
             self._unknown_element(local)
             return
-        self._entity = GeocodeEntity(id=_value(attrib, "Id"), line=self.line())
+        raw = attrib.get("Id")
+        if raw is not None and len(raw) > MAX_FIELD_CHARS:  # a self-closing entity spans 0
+            raise _ValueTooLongError("Id")
+        entity = self._entity = _RawEntity()
+        entity.attrib = attrib
+        entity.id = (raw.strip() or None) if raw is not None else None
+        entity.line = self.expat.CurrentLineNumber
+        entity.start = self.expat.CurrentByteIndex
         self._entity_elements = 0
         self._entity_seen.clear()
-        self._unknown_attrs("GeocodeEntity", attrib, _ENTITY_ATTRS)
+        if len(attrib) > 1 or raw is None:
+            self._unknown_attrs("GeocodeEntity", attrib, _ENTITY_ATTRS)
 
     def _duplicate(self, local: str, parent: str) -> None:
         """A second copy of a child the schema allows once: an error, and skipped."""
@@ -361,9 +420,7 @@ class _EntityBuilder:
             is_error=True,
         )
 
-    def _start_entity_child(self, local: str, attrib: dict[str, str]) -> None:
-        entity = self._entity
-        assert entity is not None  # noqa: S101 - guarded by the caller
+    def _start_entity_child(self, local: str, attrib: dict[str, str], entity: _RawEntity) -> None:
         seen = self._entity_seen
         if local in seen:
             self._duplicate(local, "GeocodeEntity")
@@ -371,25 +428,19 @@ class _EntityBuilder:
         if local in _ONCE_IN_ENTITY:
             seen.add(local)
         if local == "GeocodeRequest":
-            self._unknown_attrs(local, attrib, _GEOCODE_REQUEST_ATTRS)
-            entity.geocode_request = self._request = GeocodeRequest(
-                culture=_value(attrib, "Culture"),
-                query=_value(attrib, "Query"),
-                include_neighborhood=self._bool(local, attrib, "IncludeNeighborhood"),
-                include_query_parse=self._bool(local, attrib, "IncludeQueryParse"),
-                max_results=self._max_results(local, attrib),
-                strict_match=self._bool(local, attrib, "StrictMatch"),
-            )
-            self._parent_seen.clear()
+            entity.forward = attrib
+            if not attrib.keys() <= PLAIN_FORWARD_ATTRS:
+                self._unknown_attrs(local, attrib, _GEOCODE_REQUEST_ATTRS)
+                for flag in ("IncludeNeighborhood", "IncludeQueryParse"):
+                    self._check_bool(local, attrib, flag)
+                self._check_max_results(local, attrib)
+                self._check_bool(local, attrib, "StrictMatch")
         elif local == "ReverseGeocodeRequest":
-            self._unknown_attrs(local, attrib, _REVERSE_REQUEST_ATTRS)
-            entity.reverse_geocode_request = self._request = ReverseGeocodeRequest(
-                culture=_value(attrib, "Culture"),
-                include_entity_types=_value(attrib, "IncludeEntityTypes"),
-                include_neighborhood=self._bool(local, attrib, "IncludeNeighborhood"),
-                max_results=self._max_results(local, attrib),
-            )
-            self._parent_seen.clear()
+            entity.reverse = attrib
+            if not attrib.keys() <= PLAIN_REVERSE_ATTRS:
+                self._unknown_attrs(local, attrib, _REVERSE_REQUEST_ATTRS)
+                self._check_bool(local, attrib, "IncludeNeighborhood")
+                self._check_max_results(local, attrib)
         elif local == "GeocodeResponse":
             self._unknown_attrs(local, attrib, _RESPONSE_ATTRS)
             self._response = GeocodeResponse(
@@ -398,80 +449,103 @@ class _EntityBuilder:
                 confidence=_value(attrib, "Confidence"),
                 match_codes=_value(attrib, "MatchCodes"),
             )
+            if not entity.responses:
+                entity.responses = []
             entity.responses.append(self._response)
-            self._parent_seen.clear()
         elif local in _TEXT_ELEMENTS:
             self._text = []
             self._text_chars = 0
             self.collect_text(self.data)
+            return
         else:
             self._unknown_element(local)
+            return
+        self._open_child = local
+        self._parent_seen.clear()
 
-    def _start_grandchild(self, local: str, attrib: dict[str, str]) -> None:
-        parent = self._path[-2]
-        request, response = self._request, self._response
+    def _start_grandchild(
+        self, local: str, attrib: dict[str, str], entity: _RawEntity | None
+    ) -> None:
+        parent = self._open_child
         # Only once-only children actually read are added to ``seen``: a second <Address> in a
         # GeocodeRequest is a duplicate, one in a ReverseGeocodeRequest an unknown element.
         seen = self._parent_seen
+        if entity is None or parent is None or self._path[-2] != parent:
+            self._unknown_element(local)
+            return
         if local in seen:
             self._duplicate(local, parent)
             return
-        if parent in ("GeocodeRequest", "ReverseGeocodeRequest") and request is not None:
-            if local == "ConfidenceFilter":
-                seen.add(local)
-                self._unknown_attrs(local, attrib, _CONFIDENCE_ATTRS)
-                request.min_confidence = _value(attrib, "MinimumConfidence")
-                return
-            if local == "Address" and isinstance(request, GeocodeRequest):
-                seen.add(local)
-                request.address = self._address(attrib)
-                return
-            if local == "Location" and isinstance(request, ReverseGeocodeRequest):
-                seen.add(local)
-                self._unknown_attrs(local, attrib, _LOCATION_ATTRS)
-                request.latitude = _value(attrib, "Latitude")
-                request.longitude = _value(attrib, "Longitude")
-                return
-        elif parent == "GeocodeResponse" and response is not None:
+        if parent == "GeocodeRequest":
             if local == "Address":
                 seen.add(local)
-                response.address = self._address(attrib)
+                entity.address = attrib
+                if not attrib.keys() <= _ADDRESS_ATTRS:
+                    self._unknown_attrs(local, attrib, _ADDRESS_ATTRS)
                 return
-            if local == "GeocodePoint":
-                self._unknown_attrs(local, attrib, _POINT_ATTRS)
-                both = self._required(local, attrib, ("Latitude", "Longitude"))
-                if both is not None:
-                    response.geocode_points.append(
-                        GeocodePoint(
-                            latitude=both[0],
-                            longitude=both[1],
-                            calculation_method=_value(attrib, "CalculationMethod"),
-                            type=_value(attrib, "Type"),
-                            usage_types=_value(attrib, "UsageTypes"),
-                        )
-                    )
-                return
-            if local == "QueryParseValue":
-                self._unknown_attrs(local, attrib, _PARSE_VALUE_ATTRS)
-                pair = self._required(local, attrib, ("Property", "Value"))
-                if pair is not None:
-                    response.query_parse_values.append(QueryParseValue(*pair))
-                return
-            if local == "BoundingBox":
+            if local == "ConfidenceFilter":
                 seen.add(local)
-                self._unknown_attrs(local, attrib, frozenset(_BOX_ATTRS))
-                box = self._required(local, attrib, _BOX_ATTRS)
-                if box is not None:
-                    response.bounding_box = BoundingBox(*box)
+                entity.forward_confidence = attrib
+                if not attrib.keys() <= _CONFIDENCE_ATTRS:
+                    self._unknown_attrs(local, attrib, _CONFIDENCE_ATTRS)
                 return
-            if local == "Point":
+        elif parent == "ReverseGeocodeRequest":
+            if local == "Location":
                 seen.add(local)
-                self._unknown_attrs(local, attrib, _LOCATION_ATTRS)
-                both = self._required(local, attrib, ("Latitude", "Longitude"))
-                if both is not None:
-                    response.point = Point(*both)
+                entity.location = attrib
+                if not attrib.keys() <= _LOCATION_ATTRS:
+                    self._unknown_attrs(local, attrib, _LOCATION_ATTRS)
                 return
+            if local == "ConfidenceFilter":
+                seen.add(local)
+                entity.reverse_confidence = attrib
+                if not attrib.keys() <= _CONFIDENCE_ATTRS:
+                    self._unknown_attrs(local, attrib, _CONFIDENCE_ATTRS)
+                return
+        elif self._start_response_child(local, attrib, seen):
+            return
         self._unknown_element(local)
+
+    def _start_response_child(self, local: str, attrib: dict[str, str], seen: set[str]) -> bool:
+        """Output files only: response parts are built as they are read."""
+        response = self._response
+        assert response is not None  # noqa: S101 - the open child is a GeocodeResponse
+        if local == "Address":
+            seen.add(local)
+            response.address = self._address(attrib)
+        elif local == "GeocodePoint":
+            self._unknown_attrs(local, attrib, _POINT_ATTRS)
+            both = self._required(local, attrib, ("Latitude", "Longitude"))
+            if both is not None:
+                response.geocode_points.append(
+                    GeocodePoint(
+                        latitude=both[0],
+                        longitude=both[1],
+                        calculation_method=_value(attrib, "CalculationMethod"),
+                        type=_value(attrib, "Type"),
+                        usage_types=_value(attrib, "UsageTypes"),
+                    )
+                )
+        elif local == "QueryParseValue":
+            self._unknown_attrs(local, attrib, _PARSE_VALUE_ATTRS)
+            pair = self._required(local, attrib, ("Property", "Value"))
+            if pair is not None:
+                response.query_parse_values.append(QueryParseValue(*pair))
+        elif local == "BoundingBox":
+            seen.add(local)
+            self._unknown_attrs(local, attrib, frozenset(_BOX_ATTRS))
+            box = self._required(local, attrib, _BOX_ATTRS)
+            if box is not None:
+                response.bounding_box = BoundingBox(*box)
+        elif local == "Point":
+            seen.add(local)
+            self._unknown_attrs(local, attrib, _LOCATION_ATTRS)
+            both = self._required(local, attrib, ("Latitude", "Longitude"))
+            if both is not None:
+                response.point = Point(*both)
+        else:
+            return False
+        return True
 
     def _unknown_element(self, local: str) -> None:
         self._skip_depth = 1
@@ -496,30 +570,139 @@ class _EntityBuilder:
             self._skip_depth -= 1
             return
         depth = len(self._path)
-        if depth == 1 and local == "GeocodeEntity" and self._entity is not None:
-            self._elements += self._entity_elements
-            if self._elements > self._max_elements:
-                raise too_many_elements(self._max_elements, self.line())
-            self.done.append(self._entity)
-            self._entity = self._request = self._response = None
-        elif depth == 2 and self._entity is not None:
-            if local in _TEXT_ELEMENTS and self._text is not None:
+        entity = self._entity
+        if depth == 1 and entity is not None:
+            self._end_entity(entity)
+        elif depth == 2 and entity is not None:
+            if local == self._open_child:
+                self._open_child = self._response = None
+            elif self._text is not None:
                 self.collect_text(None)
                 value = "".join(self._text).strip() or None
                 if local == "StatusCode":
-                    self._entity.status_code = value
+                    entity.status_code = value
                 elif local == "FaultReason":
-                    self._entity.fault_reason = value
+                    entity.fault_reason = value
                 else:
-                    self._entity.trace_id = value
+                    entity.trace_id = value
                 self._text = None
-            elif local in ("GeocodeRequest", "ReverseGeocodeRequest"):
-                self._request = None
-            elif local == "GeocodeResponse":
-                self._response = None
+
+    def _end_entity(self, entity: _RawEntity) -> None:
+        self._elements += self._entity_elements
+        if self._elements > self._max_elements:
+            raise too_many_elements(self._max_elements, self.line())
+        if self.expat.CurrentByteIndex - entity.start > MAX_FIELD_CHARS:
+            entity.check_lengths()
+        self._entity = None
+        if not self._screen:
+            self.done.append(entity.build())  # type: ignore[arg-type]
+            return
+        run = self.run
+        if entity.id is not None and xml_entity_is_plain(entity):
+            run.lines.append(entity.line)
+            run.ids.append(entity.id)
+            run.kinds.append("reverse" if entity.reverse is not None else "geocode")
+            if len(run.ids) == PlainRun.SIZE:
+                self.flush_run()
+            return
+        self.flush_run()
+        self.done.append((entity.line, entity.id, entity.kind(), entity.build()))  # type: ignore[arg-type]
+
+    def flush_run(self) -> None:
+        """Hand the plain entities read so far over (``done``), before whatever comes next."""
+        if self.run.ids:
+            self.done.append(self.run)  # type: ignore[arg-type]
+            self.run = PlainRun()
 
     def close(self) -> None:
         """Called by the parser at the end; entities are taken from ``done`` instead."""
+
+
+class _RawEntity:
+    """A ``<GeocodeEntity>`` as read: its requests as expat's attribute dicts (``None`` when
+    absent), its responses and texts as built; ``build()`` makes the ``GeocodeEntity``.
+
+    Class attributes are the defaults, so that starting an entity sets only what it has.
+    """
+
+    attrib: dict[str, str]
+    id: str | None
+    line: int
+    start: int  # byte index of its start tag
+    forward: dict[str, str] | None = None
+    address: dict[str, str] | None = None
+    forward_confidence: dict[str, str] | None = None
+    reverse: dict[str, str] | None = None
+    location: dict[str, str] | None = None
+    reverse_confidence: dict[str, str] | None = None
+    responses: list[GeocodeResponse] | tuple[()] = ()
+    status_code: str | None = None
+    fault_reason: str | None = None
+    trace_id: str | None = None
+
+    def kind(self) -> str:
+        """``GeocodeEntity.kind``."""
+        if self.reverse is not None:
+            return "reverse"
+        return "geocode" if self.forward is not None else "none"
+
+    def check_lengths(self) -> None:
+        """Raise ``value-too-long`` for the first request value over ``MAX_FIELD_CHARS``."""
+        for element, attrib in (
+            ("GeocodeEntity", self.attrib),
+            ("GeocodeRequest", self.forward),
+            ("Address", self.address),
+            ("ConfidenceFilter", self.forward_confidence),
+            ("ReverseGeocodeRequest", self.reverse),
+            ("Location", self.location),
+            ("ConfidenceFilter", self.reverse_confidence),
+        ):
+            for name, value in (attrib or {}).items():
+                if len(value) > MAX_FIELD_CHARS:
+                    raise _too_long(f"<{element} {_split(name)[1]}>", self.line)
+
+    def build(self) -> GeocodeEntity:
+        entity = GeocodeEntity(
+            id=self.id,
+            responses=list(self.responses),
+            status_code=self.status_code,
+            fault_reason=self.fault_reason,
+            trace_id=self.trace_id,
+            line=self.line,
+        )
+        forward = self.forward
+        if forward is not None:
+            entity.geocode_request = GeocodeRequest(
+                culture=_get(forward, "Culture"),
+                query=_get(forward, "Query"),
+                address=None if self.address is None else _address(self.address, checked=True),
+                min_confidence=_get(self.forward_confidence, "MinimumConfidence"),
+                include_neighborhood=_quiet_bool(forward, "IncludeNeighborhood"),
+                include_query_parse=_quiet_bool(forward, "IncludeQueryParse"),
+                max_results=_quiet_max_results(forward),
+                strict_match=_quiet_bool(forward, "StrictMatch"),
+            )
+        reverse = self.reverse
+        if reverse is not None:
+            entity.reverse_geocode_request = ReverseGeocodeRequest(
+                latitude=_get(self.location, "Latitude"),
+                longitude=_get(self.location, "Longitude"),
+                culture=_get(reverse, "Culture"),
+                include_entity_types=_get(reverse, "IncludeEntityTypes"),
+                include_neighborhood=_quiet_bool(reverse, "IncludeNeighborhood"),
+                max_results=_quiet_max_results(reverse),
+                min_confidence=_get(self.reverse_confidence, "MinimumConfidence"),
+            )
+        return entity
+
+
+def _address(attrib: dict[str, str], *, checked: bool) -> Address:
+    """Only the attributes present (an address has a few of its ten): the others stay None.
+    ``checked``: their lengths were measured already."""
+    value = _get if checked else _value
+    return Address(
+        **{ADDRESS_FIELDS[name]: value(attrib, name) for name in attrib if name in _ADDRESS_ATTRS}
+    )
 
 
 def _too_long(what: str, line: int) -> FeedError:
@@ -535,10 +718,13 @@ class XmlFeedParser:
     """Push parser: ``feed(text)`` returns the entities completed by that chunk.
 
     ``max_elements``: at most this many elements in the whole file (``too-many-elements``).
+    ``screen``: return ``Scanned`` tuples instead of entities (see ``_EntityBuilder``).
     """
 
-    def __init__(self, on_issue: IssueHandler, max_elements: int | None = None) -> None:
-        self.builder = _EntityBuilder(on_issue, max_elements)
+    def __init__(
+        self, on_issue: IssueHandler, max_elements: int | None = None, *, screen: bool = False
+    ) -> None:
+        self.builder = _EntityBuilder(on_issue, max_elements, screen=screen)
         # The text was decoded already (whatever its encoding): expat gets it as UTF-8 bytes,
         # the encoding named here overriding any declaration in the document.
         self._parser = DefusedXMLParser(
@@ -553,6 +739,8 @@ class XmlFeedParser:
         # go straight to the builder instead of through ElementTree's tree-building layer,
         # which would only rebuild names and dicts we do not need.
         expat = self._parser.parser
+        # Attributes as a dict built by expat, not ElementTree's flat list made into one here.
+        expat.ordered_attributes = False
         expat.StartElementHandler = self.builder.start
         expat.EndElementHandler = self.builder.end
         # Character data costs a Python call only inside the three text elements (installed
@@ -567,6 +755,7 @@ class XmlFeedParser:
 
         self.builder.collect_text = collect_text
         self.builder.line = lambda: expat.CurrentLineNumber
+        self.builder.expat = expat
 
     def feed(self, text: str) -> list[GeocodeEntity]:
         data = text.encode("utf-8")
@@ -601,6 +790,7 @@ class XmlFeedParser:
         return self._take()
 
     def _take(self) -> list[GeocodeEntity]:
+        self.builder.flush_run()
         done = self.builder.done
         if not done:
             return done
@@ -646,10 +836,16 @@ class XmlFeedParser:
 
 
 def iter_xml_entities(
-    text: TextIO, on_issue: IssueHandler, prefix: str = "", *, max_elements: int | None = None
-) -> Iterator[GeocodeEntity]:
-    """Entities of the XML feed in ``text``; ``prefix`` is text already read from it."""
-    parser = XmlFeedParser(on_issue, max_elements)
+    text: TextIO,
+    on_issue: IssueHandler,
+    prefix: str = "",
+    *,
+    max_elements: int | None = None,
+    screen: bool = False,
+) -> Iterator[GeocodeEntity] | Iterator[Scanned]:
+    """Entities of the XML feed in ``text``; ``prefix`` is text already read from it.
+    ``screen``: ``Scanned`` tuples instead (``validate_feed``)."""
+    parser = XmlFeedParser(on_issue, max_elements, screen=screen)
     chunk = prefix
     while True:
         if chunk:
