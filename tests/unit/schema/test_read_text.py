@@ -152,9 +152,8 @@ def test_version_line_variants_are_accepted():
 @pytest.mark.parametrize(
     ("first_line", "fragment"),
     [
-        ("Bing Spatial Data Services, 1.0", "version '1.0'"),
+        ("Bing Spatial Data Services, 3.0", "version '3.0'"),
         ("Id,GeocodeRequest/Query", "add the version line"),
-        ("1,en-US,,16630 Redmond Way", "Data Schema 1.0"),
     ],
 )
 def test_wrong_or_missing_version_line_is_a_file_error(first_line, fragment):

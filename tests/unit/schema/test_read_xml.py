@@ -96,9 +96,16 @@ def test_xml_output_with_responses_and_failed_entity(read, fixture_path):
 
 
 @pytest.mark.parametrize("root", ['<GeocodeFeed xmlns="x">', '<GeocodeFeed Version="1.0">'])
-def test_missing_or_v1_version_is_a_file_error(root):
+def test_no_version_or_version_1_is_data_schema_1(root):
+    with open_feed(io.BytesIO(feed("", root=root))) as reader:
+        assert reader.schema_version is None  # known once the root element is read
+        assert list(reader) == []
+        assert reader.schema_version == "1.0"
+
+
+def test_a_version_other_than_1_or_2_is_a_file_error():
     with pytest.raises(FeedError) as info:
-        list(open_feed(io.BytesIO(feed("", root=root))))
+        list(open_feed(io.BytesIO(feed("", root='<GeocodeFeed Version="3">'))))
     assert info.value.code == "wrong-version"
     assert "2.0" in str(info.value)
 

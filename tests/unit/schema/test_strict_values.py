@@ -38,16 +38,16 @@ def test_decimal_forms_of_version_2_are_accepted(version):
 
 @pytest.mark.parametrize(
     "version",
-    ["\u0662.\u0660", "2.0e0", "2e0", "2_0", "\uff12.\uff10", "2.0\u00a0", "0x2", "1.0"],
-    ids=["arabic", "exponent", "exponent-int", "underscore", "fullwidth", "nbsp", "hex", "one"],
+    ["\u0662.\u0660", "2.0e0", "2e0", "2_0", "\uff12.\uff10", "2.0\u00a0", "0x2", "3.0"],
+    ids=["arabic", "exponent", "exponent-int", "underscore", "fullwidth", "nbsp", "hex", "three"],
 )
 def test_other_spellings_of_the_version_are_refused(version):
     for data, line in ((xml_feed(version), 2), (text_feed(version), 1)):
         report = validate_feed(io.BytesIO(data))
         assert [(e.code, e.line) for e in report.errors] == [("wrong-version", line)], version
         message = report.errors[0].message
-        if version == "1.0":
-            assert "only Data Schema 2.0 is supported" in message
+        if version == "3.0":
+            assert "only Data Schema 2.0 and 1.0 exist" in message
         else:
             assert "not a decimal number" in message and "ASCII digits" in message
 

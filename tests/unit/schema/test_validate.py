@@ -87,7 +87,7 @@ def test_size_limit_applies_to_uncompressed_utf8():
         (f"{V}\nId,GeocodeRequest/Query\n\n\n".encode(), "no-entities"),
         (b'<GeocodeFeed Version="2.0"></GeocodeFeed>', "no-entities"),
         (b'<GeocodeFeed Version="2.0">', "not-well-formed"),
-        (b"<GeocodeFeed Version='1.0'/>", "wrong-version"),
+        (b"<GeocodeFeed Version='3.0'/>", "wrong-version"),
         (f"{V}\nId,Nope\n1,2\n".encode(), "unknown-column"),
         (f"{V}\nGeocodeRequest/Query\nx\n".encode(), "missing-id-column"),
         (b"Id,GeocodeRequest/Query\n1,x\n", "wrong-version"),
@@ -220,7 +220,7 @@ def test_report_to_dict_is_json_and_to_text_is_readable(fixture_path):
         "entity_id": "A4",
     }
     text = report.to_text()
-    assert text.splitlines()[0] == "VALID: input_spaces.csv (csv, utf-8)"
+    assert text.splitlines()[0] == "VALID: input_spaces.csv (csv, Data Schema 2.0, utf-8)"
     assert "line 6, entity 'A4': [no-address-field]" in text
 
 

@@ -1,4 +1,4 @@
-"""``validate`` and ``convert``: Data Schema v2.0 files (and plain tables) checked offline.
+"""``validate`` and ``convert``: Data Schema files (2.0, 1.0, and plain tables) checked offline.
 
 Also the entity limits and the schema engine loader that ``run`` shares with ``validate``.
 """
@@ -42,12 +42,18 @@ def register(commands: Commands, parents: list[argparse.ArgumentParser]) -> None
     convert = add_command(
         commands,
         "convert",
-        "convert a file to another Data Schema v2.0 format",
+        "convert a file to another format (Data Schema 1.0 files become 2.0)",
         cmd_convert,
         parents,
     )
     convert.add_argument("file", metavar="FILE")
     convert.add_argument("--to", required=True, choices=FORMATS, help="target format")
+    convert.add_argument(
+        "--schema-version",
+        choices=("2.0", "1.0"),
+        default="2.0",
+        help="Data Schema version of the output (default 2.0)",
+    )
     convert.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
     add_mapping(convert)
     add_limits(convert)
@@ -85,11 +91,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
                     losses=losses,
                     limits=feed_limits,
                     mapping=mapping,
+                    to_version=args.schema_version,
                 )
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
-        note(f"converted {count} entities to {args.to}: {target}")
+        note(
+            f"converted {count} entities to {args.to} (Data Schema {args.schema_version}): {target}"
+        )
     else:
         with open(args.file, "rb") as source:
             count = schema.convert_feed(
@@ -100,9 +109,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 losses=losses,
                 limits=feed_limits,
                 mapping=mapping,
+                to_version=args.schema_version,
             )
         sys.stdout.buffer.flush()
-        note(f"converted {count} entities to {args.to}")
+        note(f"converted {count} entities to {args.to} (Data Schema {args.schema_version})")
     report_losses(losses, args.to)
     return EXIT_OK
 

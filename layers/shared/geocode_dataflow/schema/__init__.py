@@ -32,7 +32,7 @@ from geocode_dataflow.schema.plain import (
 )
 from geocode_dataflow.schema.reader import FeedReader, open_feed
 from geocode_dataflow.schema.validate import Limits, ValidationReport, validate_feed
-from geocode_dataflow.schema.xmlfeed import NAMESPACE
+from geocode_dataflow.schema.xmlwrite import NAMESPACE
 
 __all__ = [
     "FORMATS",

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from geocode_dataflow.schema import columns as col
+from geocode_dataflow.schema import v1
 from geocode_dataflow.schema.detect import FORMATS, TEXT_FORMATS, check_format
 from geocode_dataflow.schema.encoding import Source
 from geocode_dataflow.schema.issues import FeedError, Issue
@@ -32,7 +33,7 @@ from geocode_dataflow.schema.plain import TableMapping
 from geocode_dataflow.schema.reader import open_feed
 from geocode_dataflow.schema.text import TextFeedWriter
 from geocode_dataflow.schema.validate import Limits, too_many_entities
-from geocode_dataflow.schema.xmlfeed import XmlFeedWriter
+from geocode_dataflow.schema.xmlwrite import XmlFeedWriter
 
 
 class FeedWriter:
@@ -51,14 +52,18 @@ class FeedWriter:
         columns: list[str] | None = None,
         header: list[str] | None = None,
         version_line: str | None = None,
+        version: str = "2.0",
     ) -> None:
         self.format = check_format(fmt) or ""
+        self.version = version
         self.count = 0
         self.replaced = 0  # characters replaced by U+FFFD (see ``write``)
         self._closed = False
-        self._writer: TextFeedWriter | XmlFeedWriter
+        self._writer: TextFeedWriter | XmlFeedWriter | v1.TextFeedWriter
         if self.format == "xml":
-            self._writer = XmlFeedWriter(sink)
+            self._writer = XmlFeedWriter(sink, version)
+        elif version == v1.VERSION:
+            self._writer = v1.TextFeedWriter(sink, self.format)
         else:
             self._writer = TextFeedWriter(
                 sink, self.format, columns=columns, header=header, version_line=version_line
@@ -100,15 +105,20 @@ def write_feed(
     columns: list[str] | None = None,
     header: list[str] | None = None,
     version_line: str | None = None,
+    version: str = "2.0",
 ) -> int:
     """Write ``entities`` to ``sink`` as UTF-8 (no BOM), streaming; return how many.
+    ``version``: Data Schema 2.0, or 1.0 (``schema.v1``: text without version line and
+    header, 31 fields a row; ``columns``/``header``/``version_line`` are then ignored).
 
     Text: the version line (``version_line`` verbatim, else the standard one), the header line
     (``header`` tokens verbatim when given, each mapped to its trimmed canonical column; else
     ``columns``; else all 41 ``TEXT_COLUMNS``), then one row per entity with exactly those
     columns, CSV-quoted where needed. XML: ``columns``/``header``/``version_line`` are ignored.
     """
-    with FeedWriter(sink, fmt, columns=columns, header=header, version_line=version_line) as out:
+    with FeedWriter(
+        sink, fmt, columns=columns, header=header, version_line=version_line, version=version
+    ) as out:
         for entity in entities:
             out.write(entity)
     return out.count
@@ -160,8 +170,13 @@ def convert_feed(
     losses: list[Issue] | None = None,
     limits: Limits | None = None,
     mapping: TableMapping | None = None,
+    to_version: str = "2.0",
 ) -> int:
     """Read a feed in any format and write it as ``to_fmt``; return the number of entities.
+
+    The source may be Data Schema 1.0 or 2.0; the result is ``to_version`` (2.0 by default, so
+    that converting turns 1.0 into 2.0). What the target cannot carry is noted per entity in
+    ``losses``, as below.
 
     A plain table (``mapping`` as for ``open_feed``) becomes a v2.0 feed of the columns its
     mapping fills.
@@ -188,14 +203,18 @@ def convert_feed(
         entities: Iterator[GeocodeEntity] = iter(reader)
         if limits is not None:
             entities = _at_most(entities, limits.max_entities)
-        if losses is not None and target in TEXT_FORMATS:
-            entities = _noting_losses(entities, losses)
-        text_source = reader.format in TEXT_FORMATS or reader.table is not None
+        if losses is not None and (target in TEXT_FORMATS or to_version == v1.VERSION):
+            entities = _noting_losses(entities, losses, target, to_version)
+        # A 2.0 text source keeps its columns and version line; a 1.0 one has neither.
+        text_source = (
+            reader.format in TEXT_FORMATS and reader.schema_version != v1.VERSION
+        ) or reader.table is not None
         with FeedWriter(
             sink,
             target,
             columns=reader.columns if text_source and target != "xml" else None,
-            version_line=reader.version_line if target != "xml" else None,
+            version_line=reader.version_line if text_source and target != "xml" else None,
+            version=to_version,
         ) as out:
             for entity in entities:
                 replaced = out.write(entity)
@@ -228,15 +247,20 @@ def _replaced(entity: GeocodeEntity, replaced: int, target: str) -> Issue:
 
 
 def _noting_losses(
-    entities: Iterator[GeocodeEntity], losses: list[Issue]
+    entities: Iterator[GeocodeEntity], losses: list[Issue], target: str, version: str
 ) -> Iterator[GeocodeEntity]:
+    text = target in TEXT_FORMATS
+    what = f"Data Schema 1.0 {'text' if text else 'XML'}" if version == v1.VERSION else "text"
     for entity in entities:
-        dropped = text_losses(entity)
+        if version == v1.VERSION:
+            dropped = v1.losses(entity, text=text)
+        else:
+            dropped = text_losses(entity)
         if dropped:
             losses.append(
                 Issue(
                     "dropped-in-conversion",
-                    "not representable in text: " + "; ".join(dropped),
+                    f"not representable in {what}: " + "; ".join(dropped),
                     line=entity.line,
                     entity_id=entity.id,
                 )

@@ -90,13 +90,19 @@ def version_problem(number: str) -> str | None:
             "that is not a decimal number as the schema writes one (ASCII digits 0-9 and one "
             "'.', e.g. 2.0)"
         )
-    if Decimal(stripped) != 2:
-        return "only Data Schema 2.0 is supported"
+    if Decimal(stripped) not in (1, 2):
+        return "only Data Schema 2.0 and 1.0 exist"
     return None
 
 
-def check_text_version(first_line: str) -> None:
-    """Raise ``wrong-version`` unless the first line declares Data Schema 2.0."""
+def version_name(number: str) -> str:
+    """``"1.0"`` or ``"2.0"`` for a number ``version_problem`` accepts."""
+    return "1.0" if Decimal(number.strip(_XML_SPACE)) == 1 else "2.0"
+
+
+def check_text_version(first_line: str) -> str:
+    """The version (``"2.0"`` / ``"1.0"``) the first line declares; ``wrong-version`` unless it
+    is a version line of one of them."""
     shown = first_line.rstrip("\r\n")
     number = text_version(first_line)
     if number is None:
@@ -120,6 +126,7 @@ def check_text_version(first_line: str) -> None:
             f"the version line declares version {number!r}; {problem} (write {VERSION_LINE!r})",
             line=1,
         )
+    return version_name(number)
 
 
 def text_format_from_header(header_line: str, name_hint: str | None) -> str:

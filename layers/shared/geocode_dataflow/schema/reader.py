@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from types import TracebackType
 
 from geocode_dataflow.schema import text as text_format
+from geocode_dataflow.schema import v1
 from geocode_dataflow.schema.detect import (
+    DELIMITERS,
     check_format,
     check_text_version,
     format_from_name,
@@ -74,8 +76,15 @@ class FeedReader:
         on_issue: IssueHandler = raise_on_error,
         max_elements: int | None = None,
         table: PlainLayout | None = None,
+        schema_version: str | None = "2.0",
+        pending: str = "",
+        first_line: int = 3,
     ) -> None:
         self._decoded = decoded
+        # "2.0" or "1.0"; for XML None until the root element has been read (iterating).
+        self.schema_version = schema_version
+        self._pending = pending  # 1.0 text: the first row, read while detecting
+        self._first_line = first_line
         self.table = table
         self._max_elements = max_elements
         self.format = fmt
@@ -99,20 +108,34 @@ class FeedReader:
         self._started = True
         if self.table is not None:
             return self.table.entities(self._decoded, self._on_issue)
+        return self._entities(screen=False)  # type: ignore[return-value]
+
+    def _entities(self, *, screen: bool) -> Iterator[GeocodeEntity] | Iterator[Scanned]:
         text = self._decoded.text()
         if self.format == "xml":
             return iter_xml_entities(
-                text, self._on_issue, self._prefix, max_elements=self._max_elements
+                text,
+                self._on_issue,
+                self._prefix,
+                max_elements=self._max_elements,
+                screen=screen,
+                on_version=self._found_version,
             )
         assert self.columns is not None  # noqa: S101 - set for every text feed by open_feed
         return text_format.iter_entities(
             text,
             self.format,
             self.columns,
-            first_line=3,
+            first_line=self._first_line,
             on_issue=self._on_issue,
             max_elements=self._max_elements,
+            screen=screen,
+            complete=v1.add_text_points if self.schema_version == v1.VERSION else None,
+            pending=self._pending,
         )
+
+    def _found_version(self, version: str) -> None:
+        self.schema_version = version
 
     def scan(self) -> Iterator[Scanned]:
         """For ``validate_feed``, instead of iterating: ``(line, Id, kind, entity)`` per entity,
@@ -123,21 +146,7 @@ class FeedReader:
         if self.table is not None:
             entities = self.table.entities(self._decoded, self._on_issue)
             return ((entity.line, entity.id, entity.kind, entity) for entity in entities)
-        text = self._decoded.text()
-        if self.format == "xml":
-            return iter_xml_entities(  # type: ignore[return-value]
-                text, self._on_issue, self._prefix, max_elements=self._max_elements, screen=True
-            )
-        assert self.columns is not None  # noqa: S101 - set for every text feed by open_feed
-        return text_format.iter_entities(  # type: ignore[return-value]
-            text,
-            self.format,
-            self.columns,
-            first_line=3,
-            on_issue=self._on_issue,
-            max_elements=self._max_elements,
-            screen=True,
-        )
+        return self._entities(screen=True)  # type: ignore[return-value]
 
     def table_rows(self) -> Iterator[tuple[str | None, list[str]]]:
         """A plain table's rows as (Id, the user's cells unchanged); instead of iterating."""
@@ -365,12 +374,30 @@ def _open(
     if is_xml:
         _check_declared_encoding(prefix, decoded.encoding, on_issue)
         return FeedReader(
-            decoded, "xml", prefix=prefix, on_issue=on_issue, max_elements=max_elements
+            decoded,
+            "xml",
+            prefix=prefix,
+            on_issue=on_issue,
+            max_elements=max_elements,
+            schema_version=None,
         )
 
+    kind = _v1_first_line(first, explicit, by_name) if mapping is None else None
+    if kind == "header":  # a 1.0 header row (GeocodeEntity/@Id|...), skipped
+        fmt = explicit or v1.delimiter_format(first, by_name)
+        return _open_v1(decoded, "", 2, fmt, by_name, on_issue, max_elements)
+    if kind == "row":
+        return _open_v1(decoded, first, 1, explicit, by_name, on_issue, max_elements)
     if explicit is None and first.strip() and (mapping is not None or is_plain_first_line(first)):
-        return _open_table(decoded, first, on_issue, max_elements, mapping)
-    check_text_version(first)
+        return _open_table(decoded, first, on_issue, max_elements, mapping, by_name)
+    if check_text_version(first) == v1.VERSION:
+        # A version line saying 1.0: rows by position follow (a header row may, and is skipped).
+        row = text.readline(_PROLOGUE_LIMIT)
+        header = v1.is_header_row(row.split(DELIMITERS[v1.delimiter_format(row, by_name)]))
+        return _open_v1(
+            decoded, "" if header else row, 3 if header else 2, explicit, by_name, on_issue,
+            max_elements,
+        )  # fmt: skip
     header_line = text.readline(_PROLOGUE_LIMIT)
     if not header_line.strip():
         raise FeedError(
@@ -393,12 +420,50 @@ def _open(
     )
 
 
+def _v1_first_line(first: str, explicit: str | None, by_name: str | None) -> str | None:
+    """``v1.first_line_kind``; with the format given (the service's ``input=``), where no plain
+    table can be meant, a short row is also 1.0 data (``0||Main St``)."""
+    if text_version(first) is not None:
+        return None
+    kind = v1.first_line_kind(first, explicit or by_name)
+    if kind is None and explicit is not None:
+        cells = first.rstrip("\r\n").split(DELIMITERS[explicit])
+        if v1.looks_like_record(cells):
+            return "row"
+    return kind
+
+
+def _open_v1(
+    decoded: DecodedSource,
+    first_row: str,
+    first_line: int,
+    explicit: str | None,
+    by_name: str | None,
+    on_issue: IssueHandler,
+    max_elements: int | None,
+) -> FeedReader:
+    """A Data Schema 1.0 text file, whose rows start at ``first_line`` with ``first_row``
+    (already read; empty when the next line read is the first row)."""
+    fmt = explicit or v1.delimiter_format(first_row or "", by_name)
+    return FeedReader(
+        decoded,
+        fmt,
+        columns=list(v1.FIELDS),
+        on_issue=on_issue,
+        max_elements=max_elements,
+        schema_version=v1.VERSION,
+        pending=first_row,
+        first_line=first_line,
+    )
+
+
 def _open_table(
     decoded: DecodedSource,
     first: str,
     on_issue: IssueHandler,
     max_elements: int | None,
     mapping: TableMapping | None,
+    by_name: str | None = None,
 ) -> FeedReader:
     if not first.endswith(("\n", "\r")) and len(first) >= _PROLOGUE_LIMIT:
         raise FeedError("malformed-header", "the header line is implausibly long", line=1)
@@ -407,10 +472,13 @@ def _open_table(
     try:
         chosen = choose_mapping(header, mapping)
     except FeedError as exc:
-        if exc.code == "unmapped-table" and mapping is None and _looks_like_data(header):
-            # Not a header at all (numbers, empty cells): a Data Schema file without its
-            # version line (1.0 is positional), reported as such.
-            check_text_version(first)
+        if exc.code == "unmapped-table" and mapping is None:
+            if v1.looks_like_record(header):
+                # Not a header at all: a Data Schema 1.0 file (no version line, 31 fields by
+                # position), whose first line is its first entity.
+                return _open_v1(decoded, first, 1, None, by_name, on_issue, max_elements)
+            if _looks_like_data(header):
+                check_text_version(first)  # a Data Schema file without its version line
         raise
     culture = mapping.culture if mapping else None
     return FeedReader(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO, TextIO
 
 from geocode_dataflow.schema import columns as col
@@ -93,11 +93,15 @@ def iter_entities(
     on_issue: IssueHandler,
     max_elements: int | None = None,
     screen: bool = False,
+    complete: Callable[[GeocodeEntity, dict[str, str]], None] | None = None,
+    pending: str = "",
 ) -> Iterator[GeocodeEntity] | Iterator[Scanned]:
     """Entities from the data rows of ``text`` (positioned after the header line); with
     ``screen``, ``Scanned`` tuples for the validator (see ``schema.screen``).
 
-    ``first_line`` is the physical line number of the first data line. Blank rows and rows of
+    ``first_line`` is the physical line number of the first data line; ``pending`` is that line
+    when it was read already. ``complete(entity, cells)`` finishes each entity built from a row
+    (Data Schema 1.0 rows: their point cells, see ``v1.add_text_points``). Blank rows and rows of
     empty cells are skipped (up to ``MAX_BLANK_ROWS``). Short rows mean empty trailing cells;
     cells beyond the header (or under an empty header token) must be empty, otherwise the row
     is reported as an error (``extra-cells``: typically an unquoted delimiter spilling a value
@@ -117,6 +121,9 @@ def iter_entities(
         # more precise error), then the row is refused, here or once csv returns it.
         nonlocal row_chars
         readline = text.readline
+        if pending:
+            row_chars += len(pending)
+            yield pending
         while row_chars <= MAX_ROW_CHARS:
             piece = readline(MAX_ROW_CHARS + 1 - row_chars)
             if not piece:
@@ -197,6 +204,8 @@ def iter_entities(
                     raise _too_many_blank_rows(row_line)
                 continue
             entity = _row_entity(cells, extra, row_line, fmt, on_issue)
+            if complete is not None:
+                complete(entity, cells)
             if entity.responses:
                 response = entity.responses[0]
                 objects += len(response.geocode_points) + len(response.query_parse_values)

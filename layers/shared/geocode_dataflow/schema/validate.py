@@ -27,7 +27,7 @@ from geocode_dataflow.schema.plain import (
     XLSX_FORMAT,
     TableMapping,
 )
-from geocode_dataflow.schema.reader import is_xlsx, open_decoded, open_xlsx
+from geocode_dataflow.schema.reader import FeedReader, is_xlsx, open_decoded, open_xlsx
 from geocode_dataflow.schema.screen import PlainRun
 
 DEFAULT_MAX_ISSUES = 1000
@@ -132,6 +132,8 @@ class ValidationReport:
 
     filename: str | None = None
     format: str | None = None
+    # Data Schema "2.0" or "1.0" (schema.v1); None for a plain table or an unreadable file.
+    schema_version: str | None = None
     encoding: str | None = None
     compressed: bool = False
     utf8_bytes: int = 0
@@ -164,6 +166,7 @@ class ValidationReport:
             "valid": self.valid,
             "filename": self.filename,
             "format": self.format,
+            "schema_version": self.schema_version,
             "encoding": self.encoding,
             "compressed": self.compressed,
             "utf8_bytes": self.utf8_bytes,
@@ -191,7 +194,12 @@ class ValidationReport:
     def to_text(self) -> str:
         what = ", ".join(
             part
-            for part in (self.format, self.encoding, "gzip" if self.compressed else None)
+            for part in (
+                self.format,
+                f"Data Schema {self.schema_version}" if self.schema_version else None,
+                self.encoding,
+                "gzip" if self.compressed else None,
+            )
             if part
         )
         lines = [
@@ -250,6 +258,7 @@ def validate_feed(
         (errors if is_error else warnings).add(issue)
 
     decoded = None
+    reader: FeedReader | None = None
     tally = _Tally(limits.max_entities, report, errors, warnings)
     workbook = is_xlsx(source, filename)
     try:
@@ -277,6 +286,8 @@ def validate_feed(
         if exc.code in PLAIN_TABLE_CODES:
             report.format = XLSX_FORMAT if workbook else TABLE_FORMAT
     finally:
+        if reader is not None and reader.table is None:
+            report.schema_version = reader.schema_version
         report.entity_count = tally.count
         report.geocode_count = tally.kinds["geocode"]
         report.reverse_count = tally.kinds["reverse"]

@@ -1,4 +1,4 @@
-"""Reading and writing the XML format of Data Schema v2.0, streaming.
+"""Reading the XML format of Data Schema v2.0, streaming (writing: ``schema.xmlwrite``).
 
 Reading pushes chunks into defusedxml's parser (DTDs, entity declarations and external
 references are refused before anything is expanded or fetched) whose element events build one
@@ -27,9 +27,8 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO, TextIO
+from typing import Any, TextIO
 from xml.etree.ElementTree import ParseError
-from xml.sax.saxutils import escape
 
 from defusedxml import (
     DefusedXmlException,
@@ -39,8 +38,9 @@ from defusedxml import (
 )
 from defusedxml.ElementTree import DefusedXMLParser
 
+from geocode_dataflow.schema import v1
 from geocode_dataflow.schema.columns import ADDRESS_FIELDS, parse_bool
-from geocode_dataflow.schema.detect import version_problem
+from geocode_dataflow.schema.detect import version_name, version_problem
 from geocode_dataflow.schema.issues import FeedError, Issue, IssueHandler, too_many_elements
 from geocode_dataflow.schema.model import (
     Address,
@@ -60,9 +60,9 @@ from geocode_dataflow.schema.screen import (
     Scanned,
     xml_entity_is_plain,
 )
-from geocode_dataflow.schema.text import MAX_FIELD_CHARS, Utf8Writer
+from geocode_dataflow.schema.text import MAX_FIELD_CHARS
+from geocode_dataflow.schema.xmlwrite import NAMESPACE
 
-NAMESPACE = "http://schemas.microsoft.com/search/local/2010/5/geocode"
 READ_CHUNK = 1 << 16
 # Far above any legitimate tag (a geocode element has at most ~20 short attributes), far below
 # what makes expat < 2.6 slow: fed READ_CHUNK at a time, a token this size is re-scanned ~16
@@ -98,6 +98,11 @@ _PARSE_VALUE_ATTRS = frozenset({"Property", "Value"})
 # Children of an entity the schema allows at most once (maxOccurs="1"); those of a request
 # or response are Address, ConfidenceFilter, Location, BoundingBox and Point.
 _ONCE_IN_ENTITY = frozenset({"GeocodeRequest", "ReverseGeocodeRequest", *_TEXT_ELEMENTS})
+# Data Schema 1.0: children of an entity read as in 2.0 (the others: _start_v1_entity_child),
+# and the attributes of its GeocodeResponse.
+_V1_ENTITY_CHILDREN = frozenset({"GeocodeRequest", "ReverseGeocodeRequest"})
+_V1_STATUS_ATTRS = frozenset({"StatusCode", "FaultReason"})
+_V1_RESPONSE_ATTRS = frozenset({"DisplayName", "EntityType", "Confidence", *_V1_STATUS_ATTRS})
 _INTEGER = re.compile(r"[+-]?[0-9]+")  # xs:integer's lexical form: ASCII digits only
 _MAX_RESULTS_DIGITS = 4  # beyond, int() may refuse the digits, and 1..20 is far anyway
 
@@ -188,7 +193,11 @@ class _EntityBuilder:
         self.run = PlainRun()  # with ``screen``: plain entities not yet in ``done``
         self._elements = 0  # in the file so far
         self._max_elements = sys.maxsize if max_elements is None else max_elements
-        self.version: str | None = None
+        self.version: str | None = None  # the Version attribute as written
+        self.schema_version = "2.0"  # what the file is: "2.0", or "1.0" (no Version)
+        self.v1 = False
+        self.schema = "Data Schema v2.0"  # for messages
+        self.on_version: Callable[[str], None] = lambda version: None
         self.namespace: str | None = None
         self.root_seen = False
         self.line: Callable[[], int] = lambda: 0  # set by XmlFeedParser to expat's current line
@@ -234,13 +243,13 @@ class _EntityBuilder:
         if message is None:
             if len(names) == 1:
                 message = (
-                    f"<{element}> has an attribute {names[0]!r} that Data Schema v2.0 does not "
+                    f"<{element}> has an attribute {names[0]!r} that {self.schema} does not "
                     "define (names are case-sensitive); the service ignores it"
                 )
             else:
                 more = ", ..." if len(names) > len(listed) else ""
                 message = (
-                    f"<{element}> has {len(names):,} attributes that Data Schema v2.0 does not "
+                    f"<{element}> has {len(names):,} attributes that {self.schema} does not "
                     f"define ({', '.join(map(repr, listed))}{more}; names are case-sensitive); "
                     "the service ignores them"
                 )
@@ -370,19 +379,20 @@ class _EntityBuilder:
         if self.version is not None and len(self.version) > MAX_FIELD_CHARS:
             raise _ValueTooLongError("Version")
         if self.version is None:
-            raise FeedError(
-                "wrong-version",
-                "<GeocodeFeed> has no Version attribute: the service then reads the file as Data "
-                'Schema 1.0, a different schema. Add Version="2.0"',
-                line=self.line(),
-            )
-        problem = version_problem(self.version)
-        if problem is not None:
-            raise FeedError(
-                "wrong-version",
-                f'<GeocodeFeed Version="{self.version}">: {problem} (write Version="2.0")',
-                line=self.line(),
-            )
+            # The service's rule: no Version is Data Schema 1.0.
+            self.schema_version = v1.VERSION
+        else:
+            problem = version_problem(self.version)
+            if problem is not None:
+                raise FeedError(
+                    "wrong-version",
+                    f'<GeocodeFeed Version="{self.version}">: {problem} (write Version="2.0")',
+                    line=self.line(),
+                )
+            self.schema_version = version_name(self.version)
+        self.v1 = self.schema_version == v1.VERSION
+        self.schema = f"Data Schema {self.schema_version}"
+        self.on_version(self.schema_version)
         if namespace != NAMESPACE:
             self._issue(
                 "namespace",
@@ -415,7 +425,7 @@ class _EntityBuilder:
         self._count_skipped()
         self._issue(
             "duplicate-element",
-            f"<{parent}> has a second <{local}>; Data Schema v2.0 allows one (the second is "
+            f"<{parent}> has a second <{local}>; {self.schema} allows one (the second is "
             "ignored here, and the service may read either)",
             is_error=True,
         )
@@ -427,6 +437,9 @@ class _EntityBuilder:
             return
         if local in _ONCE_IN_ENTITY:
             seen.add(local)
+        if self.v1 and local not in _V1_ENTITY_CHILDREN:
+            self._start_v1_entity_child(local, attrib, entity)
+            return
         if local == "GeocodeRequest":
             entity.forward = attrib
             if not attrib.keys() <= PLAIN_FORWARD_ATTRS:
@@ -479,6 +492,8 @@ class _EntityBuilder:
         if parent == "GeocodeRequest":
             if local == "Address":
                 seen.add(local)
+                if self.v1 and "District" in attrib:
+                    attrib = _v1_address_attrs(attrib)
                 entity.address = attrib
                 if not attrib.keys() <= _ADDRESS_ATTRS:
                     self._unknown_attrs(local, attrib, _ADDRESS_ATTRS)
@@ -501,6 +516,9 @@ class _EntityBuilder:
                 entity.reverse_confidence = attrib
                 if not attrib.keys() <= _CONFIDENCE_ATTRS:
                     self._unknown_attrs(local, attrib, _CONFIDENCE_ATTRS)
+                return
+        elif self.v1:
+            if self._start_v1_response_child(local, attrib, seen):
                 return
         elif self._start_response_child(local, attrib, seen):
             return
@@ -547,13 +565,76 @@ class _EntityBuilder:
             return False
         return True
 
+    # -- Data Schema 1.0 (``schema.v1``): responses of another shape -------------------------
+    def _start_v1_entity_child(
+        self, local: str, attrib: dict[str, str], entity: _RawEntity
+    ) -> None:
+        """A child of a 1.0 entity that 2.0 reads differently: a ``GeocodeResponse`` (status
+        and display name as attributes), ``DataQuality`` (skipped: no 2.0 counterpart)."""
+        if local == "DataQuality":
+            self._skip_depth = 1
+            return
+        if local != "GeocodeResponse":
+            self._unknown_element(local)
+            return
+        self._unknown_attrs(local, attrib, _V1_RESPONSE_ATTRS)
+        # The entity's status is on every response in 1.0; the first one says it.
+        if entity.status_code is None:
+            entity.status_code = _value(attrib, "StatusCode")
+            entity.fault_reason = _value(attrib, "FaultReason")
+        if attrib.keys() <= _V1_STATUS_ATTRS:
+            # A bare status (a failed entity, or a match-less one): no response.
+            self._response = GeocodeResponse()
+        else:
+            self._response = GeocodeResponse(
+                name=_value(attrib, "DisplayName"),
+                entity_type=_value(attrib, "EntityType"),
+                confidence=_value(attrib, "Confidence"),
+            )
+            if not entity.responses:
+                entity.responses = []
+            entity.responses.append(self._response)
+        self._open_child = local
+        self._parent_seen.clear()
+
+    def _start_v1_response_child(self, local: str, attrib: dict[str, str], seen: set[str]) -> bool:
+        response = self._response
+        assert response is not None  # noqa: S101 - the open child is a GeocodeResponse
+        if local == "Address":
+            seen.add(local)
+            response.address = self._address(_v1_address_attrs(attrib))
+        elif local in ("RooftopLocation", "InterpolatedLocation"):
+            seen.add(local)
+            self._unknown_attrs(local, attrib, _LOCATION_ATTRS)
+            both = self._required(local, attrib, ("Latitude", "Longitude"))
+            if both is None:
+                return True
+            points = response.geocode_points
+            if local == "RooftopLocation":
+                points.insert(0, v1.rooftop(*both))
+                if points[1:]:  # the interpolated point came first: it is the route one now
+                    points[1].usage_types = "Route"
+                response.point = Point(*both)
+            else:
+                points.append(v1.interpolated(*both, route=bool(points)))
+                if response.point is None:
+                    response.point = Point(*both)
+        elif local == "QueryParseValue":
+            self._unknown_attrs(local, attrib, _PARSE_VALUE_ATTRS)
+            pair = self._required(local, attrib, ("Property", "Value"))
+            if pair is not None:
+                response.query_parse_values.append(QueryParseValue(*pair))
+        else:
+            return False
+        return True
+
     def _unknown_element(self, local: str) -> None:
         self._skip_depth = 1
         self._count_skipped()
         where = "/".join(self._path[:-1])
         self._issue(
             "unknown-element",
-            f"<{local}> inside {where} is not part of Data Schema v2.0; it is ignored",
+            f"<{local}> inside {where} is not part of {self.schema}; it is ignored",
             is_error=False,
         )
 
@@ -705,6 +786,11 @@ def _address(attrib: dict[str, str], *, checked: bool) -> Address:
     )
 
 
+def _v1_address_attrs(attrib: dict[str, str]) -> dict[str, str]:
+    """A 1.0 Address's attributes under their 2.0 names (``District`` is ``AdminDistrict2``)."""
+    return {v1.ADDRESS_RENAMES.get(name, name): value for name, value in attrib.items()}
+
+
 def _too_long(what: str, line: int) -> FeedError:
     return FeedError(
         "value-too-long",
@@ -842,10 +928,14 @@ def iter_xml_entities(
     *,
     max_elements: int | None = None,
     screen: bool = False,
+    on_version: Callable[[str], None] | None = None,
 ) -> Iterator[GeocodeEntity] | Iterator[Scanned]:
     """Entities of the XML feed in ``text``; ``prefix`` is text already read from it.
-    ``screen``: ``Scanned`` tuples instead (``validate_feed``)."""
+    ``screen``: ``Scanned`` tuples instead (``validate_feed``). ``on_version`` is told the
+    Data Schema version ("2.0", "1.0") once the root element is read."""
     parser = XmlFeedParser(on_issue, max_elements, screen=screen)
+    if on_version is not None:
+        parser.builder.on_version = on_version
     chunk = prefix
     while True:
         if chunk:
@@ -854,161 +944,3 @@ def iter_xml_entities(
         if not chunk:
             break
     yield from parser.close()
-
-
-# -- writing -------------------------------------------------------------------------------
-
-# Characters XML 1.0 cannot carry, even as references (C0 controls but TAB, LF and CR; the
-# two non-characters; lone surrogates). The writer replaces them with U+FFFD and counts them,
-# so that a conversion reports what it changed.
-NOT_XML_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-_ATTR_ENTITIES = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
-
-
-def _attr(name: str, value: str | None) -> str:
-    if value is None or value == "":
-        return ""
-    # Always double quotes (quoteattr would switch to single ones), and whitespace kept as
-    # character references so that attribute-value normalisation does not turn it into spaces.
-    return f' {name}="{escape(value, _ATTR_ENTITIES)}"'
-
-
-def _flag(name: str, value: bool | None) -> str:
-    # The service's echo writes true and drops false/unspecified (Q33).
-    return f' {name}="true"' if value else ""
-
-
-def _number(name: str, value: int | None) -> str:
-    return "" if value is None else f' {name}="{int(value)}"'
-
-
-def _text_element(name: str, value: str | None) -> str:
-    if value is None:
-        return ""
-    body = escape(value, {"\r": "&#13;"})
-    return f"    <{name}>{body}</{name}>\n"
-
-
-def _address_element(address: Address | None, indent: str) -> str:
-    if address is None:
-        return ""
-    attrs = "".join(_attr(name, getattr(address, field)) for name, field in ADDRESS_FIELDS.items())
-    return f"{indent}<Address{attrs} />\n"
-
-
-def _confidence(value: str | None, indent: str) -> str:
-    return (
-        ""
-        if value is None
-        else f"{indent}<ConfidenceFilter{_attr('MinimumConfidence', value)} />\n"
-    )
-
-
-def entity_xml(entity: GeocodeEntity) -> tuple[str, int]:
-    """One ``<GeocodeEntity>`` element, attributes in the service's serializer order (§4.5),
-    and how many characters of its values XML cannot carry were replaced by U+FFFD."""
-    xml, replaced = NOT_XML_CHARS.subn("\ufffd", _entity_markup(entity))
-    return xml, replaced
-
-
-def _entity_markup(entity: GeocodeEntity) -> str:
-    parts = [f"  <GeocodeEntity{_attr('Id', entity.id)}>\n"]
-    reverse = entity.reverse_geocode_request
-    if reverse is not None:
-        parts.append(
-            "    <ReverseGeocodeRequest"
-            + _attr("Culture", reverse.culture)
-            + _attr("IncludeEntityTypes", reverse.include_entity_types)
-            + _flag("IncludeNeighborhood", reverse.include_neighborhood)
-            + _number("MaxResults", reverse.max_results)
-        )
-        location = _attr("Latitude", reverse.latitude) + _attr("Longitude", reverse.longitude)
-        children = (f"      <Location{location} />\n" if location else "") + _confidence(
-            reverse.min_confidence, "      "
-        )
-        parts.append(f">\n{children}    </ReverseGeocodeRequest>\n" if children else " />\n")
-    forward = entity.geocode_request
-    if forward is not None:
-        opening = (
-            "    <GeocodeRequest"
-            + _attr("Culture", forward.culture)
-            + _flag("IncludeNeighborhood", forward.include_neighborhood)
-            + _number("MaxResults", forward.max_results)
-            + _attr("Query", forward.query)
-            + _flag("IncludeQueryParse", forward.include_query_parse)
-            + _flag("StrictMatch", forward.strict_match)
-        )
-        children = _address_element(forward.address, "      ") + _confidence(
-            forward.min_confidence, "      "
-        )
-        parts.append(
-            f"{opening}>\n{children}    </GeocodeRequest>\n" if children else f"{opening} />\n"
-        )
-    for response in entity.responses:
-        parts.append(
-            "    <GeocodeResponse"
-            + _attr("Name", response.name)
-            + _attr("EntityType", response.entity_type)
-            + _attr("Confidence", response.confidence)
-            + _attr("MatchCodes", response.match_codes)
-            + ">\n"
-        )
-        parts.append(_address_element(response.address, "      "))
-        for point in response.geocode_points:
-            parts.append(
-                "      <GeocodePoint"
-                + _attr("CalculationMethod", point.calculation_method)
-                + _attr("Latitude", point.latitude)
-                + _attr("Longitude", point.longitude)
-                + _attr("Type", point.type)
-                + _attr("UsageTypes", point.usage_types)
-                + " />\n"
-            )
-        for pair in response.query_parse_values:
-            pair_attrs = _attr("Property", pair.property) + _attr("Value", pair.value)
-            parts.append(f"      <QueryParseValue{pair_attrs} />\n")
-        box = response.bounding_box
-        if box is not None:
-            parts.append(
-                "      <BoundingBox"
-                + _attr("SouthLatitude", box.south_latitude)
-                + _attr("WestLongitude", box.west_longitude)
-                + _attr("NorthLatitude", box.north_latitude)
-                + _attr("EastLongitude", box.east_longitude)
-                + " />\n"
-            )
-        if response.point is not None:
-            point_attrs = _attr("Latitude", response.point.latitude) + _attr(
-                "Longitude", response.point.longitude
-            )
-            parts.append(f"      <Point{point_attrs} />\n")
-        parts.append("    </GeocodeResponse>\n")
-    parts.append(_text_element("StatusCode", entity.status_code))
-    parts.append(_text_element("FaultReason", entity.fault_reason))
-    parts.append(_text_element("TraceId", entity.trace_id))
-    parts.append("  </GeocodeEntity>\n")
-    return "".join(parts)
-
-
-class XmlFeedWriter:
-    """Writes a v2.0 XML feed entity by entity, as UTF-8 without BOM."""
-
-    def __init__(self, sink: BinaryIO) -> None:
-        self._out = Utf8Writer(sink)
-        self._out.write('<?xml version="1.0" encoding="utf-8"?>\n')
-        self._out.write(f'<GeocodeFeed Version="2.0" xmlns="{NAMESPACE}">\n')
-
-    def write(self, entity: GeocodeEntity) -> int:
-        """Write ``entity``; return how many characters were replaced by U+FFFD."""
-        xml, replaced = entity_xml(entity)
-        self._out.write(xml)
-        return replaced
-
-    def finish(self) -> None:
-        self._out.write("</GeocodeFeed>\n")
-        self._out.flush()
-
-    def flush(self) -> None:
-        self._out.flush()
