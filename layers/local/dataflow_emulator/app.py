@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from emulator_support.socket_wsgi import SOCKET_KEY
 from geocode_dataflow.schema import FORMATS, Issue, Limits, validate_feed
 from offline_geocoder import Geocoder
 
@@ -236,11 +237,13 @@ class EmulatorApp:
 
     def _respond(self, request: Request) -> Response:
         if request.method == "CONNECT":
+            # waitress cannot hand a socket over to TLS: https goes to the https proxy's port.
             return _text(
                 501,
-                "This emulator does not tunnel https (CONNECT). Send plain http "
-                "requests through it (http://spatial.virtualearth.net/...), or point "
-                "the client's endpoint at the emulator directly.\n",
+                "This port does not tunnel https (CONNECT). Send plain http "
+                "requests through it (http://spatial.virtualearth.net/...), point "
+                "the client's endpoint at the emulator directly, or start the emulator's "
+                "https proxy (--ca-cert FILE) and set HTTPS_PROXY to the port it prints.\n",
             )
         if request.path.lower().startswith("/emulator/") or request.path.lower() == "/emulator":
             return self._control(request)
@@ -508,7 +511,7 @@ class EmulatorApp:
         )
         if not report.valid:
             issues = report.errors[:_MAX_ERROR_DETAILS]
-            schema = f"valid Geocode Dataflow data (Data Schema v2.0, {fmt})"
+            schema = f"valid Geocode Dataflow data (Data Schema 2.0 or 1.0, {fmt})"
             if fetched is None:
                 details = [f"The uploaded data is not {schema}."]
                 details += [
@@ -803,12 +806,14 @@ def _drop_connection(environ: dict[str, Any]) -> bool:
     """Close the client's connection without an answer, so it sees a connection error.
 
     WSGI gives no access to the socket; waitress's ``waitress.client_disconnected`` callable is
-    a method of the channel that owns it. Lingering off makes the close a TCP reset. Returns
-    False when not running under waitress (the caller then answers a plain 500).
+    a method of the channel that owns it, and the https proxy puts its socket in the environ.
+    Lingering off makes the close a TCP reset. Returns False when neither gives a socket (the
+    caller then answers a plain 500).
     """
-    probe = environ.get("waitress.client_disconnected")
-    channel = getattr(probe, "__self__", None)
-    sock = getattr(channel, "socket", None)
+    sock = environ.get(SOCKET_KEY)  # the https proxy's connections
+    if sock is None:
+        probe = environ.get("waitress.client_disconnected")
+        sock = getattr(getattr(probe, "__self__", None), "socket", None)
     if sock is None:
         return False
     try:

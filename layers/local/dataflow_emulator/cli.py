@@ -7,6 +7,8 @@ dataflow_emulator`` uses ``build_parser()`` here to offer the same options stand
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
 from emulator_support.cli import EmulatorCli, accepted_keys, add_key_argument, emulator_parser
 
@@ -16,6 +18,16 @@ from .server import EmulatorServer
 KEY_ENV = "BING_MAPS_KEY"
 ENDPOINT_ENV = "DATAFLOW_ENDPOINT"  # what the project CLI reads
 DEFAULT_PORT = 8080
+DEFAULT_HTTPS_PROXY_PORT = 8443
+CA_CERT_HELP = (
+    "start the https proxy for clients that hard-code https://spatial.virtualearth.net, and "
+    "write the certificate of its CA (made at start, key kept in memory) to FILE, for them "
+    "to trust"
+)
+HTTPS_PROXY_PORT_HELP = (
+    f"port of the https proxy (default: {DEFAULT_HTTPS_PROXY_PORT}; 0: any free port); "
+    "needs --ca-cert"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="bearer token of the /emulator/* control endpoints, at least 16 characters "
         "(default: a generated one, printed)",
     )
+    parser.add_argument("--ca-cert", type=Path, default=None, metavar="FILE", help=CA_CERT_HELP)
+    parser.add_argument(
+        "--https-proxy-port", type=int, default=None, metavar="P", help=HTTPS_PROXY_PORT_HELP
+    )
     return parser
 
 
@@ -71,6 +87,20 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     )
 
 
+def server_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The https proxy's port and CA file, when ``--ca-cert`` asks for the proxy."""
+    ca_cert = getattr(args, "ca_cert", None)
+    port = getattr(args, "https_proxy_port", None)
+    if ca_cert is None:
+        if port is not None:
+            raise ValueError("--https-proxy-port needs --ca-cert FILE (the CA clients trust)")
+        return {}
+    return {
+        "https_proxy_port": DEFAULT_HTTPS_PROXY_PORT if port is None else int(port),
+        "ca_cert": Path(ca_cert),
+    }
+
+
 def _banner(server: EmulatorServer, config: EmulatorConfig, args: argparse.Namespace) -> None:
     key = sorted(config.keys)[0]
     # A key the user chose may be a real one: never print it, only a generated one.
@@ -86,7 +116,16 @@ def _banner(server: EmulatorServer, config: EmulatorConfig, args: argparse.Names
     print("    geocode-dataflow run FILE --out DIR   (or --endpoint/--key on any command)")
     print(f'    DataflowClient(key, endpoint="{server.base_url}")')
     print("  or use it as an HTTP proxy for clients that hard-code the service:")
-    print(f"    HTTP_PROXY={server.url}   (http://spatial.virtualearth.net/... only; no https)")
+    print(f"    HTTP_PROXY={server.url}   (http://spatial.virtualearth.net/...)")
+    if server.https_proxy_url:
+        print(
+            "  and as an https proxy for clients that hard-code https://spatial.virtualearth.net:"
+        )
+        print(f"    HTTPS_PROXY={server.https_proxy_url}   trusting the CA in {server.ca_cert}:")
+        print(f"    REQUESTS_CA_BUNDLE={server.ca_cert} (Python requests), SSL_CERT_FILE=... (most")
+        print("    others), curl --cacert FILE; other hosts are refused (403), never contacted")
+    else:
+        print("    (https: start with --ca-cert FILE for the https proxy)")
     print(f"  control:   {server.url}/emulator/state | /emulator/faults | /emulator/clock")
     # A token the user chose is known to them; a generated one is needed to use the endpoints.
     token = config.control_token if not getattr(args, "control_token", None) else "TOKEN"
@@ -100,6 +139,8 @@ def _banner(server: EmulatorServer, config: EmulatorConfig, args: argparse.Names
         print(f"  quirks:  {', '.join(sorted(config.quirks))}")
 
 
-CLI = EmulatorCli(build_parser, config_from_args, EmulatorServer, DEFAULT_PORT, _banner)
+CLI = EmulatorCli(
+    build_parser, config_from_args, EmulatorServer, DEFAULT_PORT, _banner, server_options
+)
 run_emulator = CLI.run  # the project CLI calls run_emulator(args); tests may pass stop=
 main = CLI.main  # python -m dataflow_emulator

@@ -11,6 +11,10 @@ from .data_location import AllowedHost
 
 MIN_CONTROL_TOKEN = 16  # characters
 
+# The hosts of the Dataflow API (protocol reference §2.1): the only ones the https proxy
+# intercepts; a CONNECT to any other is refused.
+SERVICE_HOSTS = ("spatial.virtualearth.net",)
+
 # Endpoint names used for fault rates and call counters. "*" in a rate dict means "every endpoint".
 ENDPOINTS = (
     "create",
@@ -34,6 +38,9 @@ QUIRKS = frozenset(
         "swapped-points",  # Q30: lat/lon values swapped inside the text GeocodePoints JSON cell
         "wrong-xsi-namespace",  # Q16: xmlns:xsi="https://www.w3.org/..." in XML responses
         "shuffled-output",  # real output is not in input order: rows come back shuffled
+        # Address matches carry a Display and a Route point; the offline geocoder makes none,
+        # so this gives every match of a street-address request the two points.
+        "route-points",
     }
 )
 

@@ -8,7 +8,6 @@ date, ``xs:dateTime`` with seven fractional digits and an offset.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Iterable
@@ -64,16 +63,10 @@ class JobResource:
     error_message: str | None = None
 
 
-def trace_id(node: str, basis: str | None = None) -> str:
-    """32 hex digits then the front-end node and service version, pipe-separated.
-
-    With ``basis`` the digits are derived from it, so the same entity of the same file gets the
-    same TraceId in every run: results are byte-for-byte reproducible (the service's are not,
-    but nothing relies on that, and tests compare runs)."""
-    if basis is None:
-        return f"{uuid.uuid4().hex}|{node}|{SERVICE_VERSION}|"
-    digits = hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
-    return f"{digits}|{node}|{SERVICE_VERSION}|"
+def trace_id(node: str) -> str:
+    """A response's TraceId: 32 hex digits then the front-end node and service version,
+    pipe-separated (entities have their own form: ``shaping.entity_trace_id``)."""
+    return f"{uuid.uuid4().hex}|{node}|{SERVICE_VERSION}|"
 
 
 def json_date(value: datetime) -> str:

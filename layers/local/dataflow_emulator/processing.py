@@ -2,11 +2,13 @@
 
 One streaming pass writes both result sets at once, so memory stays flat whatever the job size
 (except with the ``shuffled-output`` quirk, which must hold the job to shuffle it).
-Results keep the upload's format; text results keep its version line, header and columns.
+Results keep the upload's format; text results keep its version line, header and columns;
+rows are shaped as the service's (``shaping``).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 from collections.abc import Iterable, Iterator
@@ -16,7 +18,7 @@ from geocode_dataflow.schema import FeedWriter, GeocodeEntity, open_feed
 from geocode_dataflow.schema import fault_reason as service_fault_reason
 from offline_geocoder import Geocoder
 
-from .envelopes import trace_id
+from .shaping import add_route_points, entity_trace_id
 from .state import EmulatorState, GeocodeJob
 
 logger = logging.getLogger(__name__)
@@ -114,7 +116,9 @@ def _process(
         def geocoded() -> Iterator[GeocodeEntity]:
             for position, entity in enumerate(reader):
                 _geocode(entity, geocoder, query_parse_default=text)
-                entity.trace_id = trace_id(node, f"{seed}:{position}:{entity!r}")
+                add_route_points(entity, street_requests="route-points" in quirks)
+                # Derived from the entity, so that a job run twice gives identical files.
+                entity.trace_id = entity_trace_id(node, f"{seed}:{position}:{entity!r}")
                 if text and "swapped-points" in quirks:
                     _swap_points(entity)
                 failed = entity.status_code != "Success"
@@ -122,11 +126,18 @@ def _process(
                     state.record_progress(job, position + 1, position if failed else None)
                 yield entity
 
-        entities: Iterable[GeocodeEntity] = geocoded()
+        entities: Iterator[GeocodeEntity] = geocoded()
+        # The results are in the upload's Data Schema version, which an XML reader knows once
+        # it has read the root element: look at the first entity before writing.
+        first = next(entities, None)
+        if first is not None:
+            entities = itertools.chain([first], entities)
+        layout["version"] = reader.schema_version or "2.0"
         if "shuffled-output" in quirks:
             # The service does not keep input order (clients must join on Id): shuffle, seeded.
-            entities = list(entities)
-            random.Random(f"{seed}:{job.id}").shuffle(entities)
+            shuffled = list(entities)
+            random.Random(f"{seed}:{job.id}").shuffle(shuffled)
+            entities = iter(shuffled)
         with (
             succeeded_path.open("wb") as ok_sink,
             failed_path.open("wb") as bad_sink,

@@ -58,24 +58,29 @@ class EmulatorCli(Generic[ConfigT, ServerT]):
     server_type: Callable[..., ServerT]
     default_port: int
     banner: Callable[[ServerT, ConfigT, argparse.Namespace], None]
+    # Keyword arguments of the server beyond host and port (e.g. the https proxy's); raises
+    # ValueError for a bad combination of arguments.
+    server_options: Callable[[argparse.Namespace], dict[str, Any]] = lambda args: {}
 
     def main(self, argv: list[str] | None = None) -> int:
         return self.run(self.build_parser().parse_args(argv))
 
     def run(self, args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:
         """Serve until interrupted (or ``stop`` is set). Returns an exit code: 2 for a bad
-        configuration, 1 when the address cannot be listened on, else 0."""
+        configuration, 1 when the server cannot start (an address in use, a file that
+        cannot be written), else 0."""
         try:
             config = self.config_from_args(args)
+            options = self.server_options(args)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         host, port = arg(args, "host", "127.0.0.1"), int(arg(args, "port", self.default_port))
         try:
-            server = self.server_type(config, host=host, port=port)
+            server = self.server_type(config, host=host, port=port, **options)
             server.start()
         except OSError as exc:
-            print(f"error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+            print(f"error: cannot start on {host}:{port}: {exc}", file=sys.stderr)
             return 1
         self.banner(server, config, args)
         print("Ctrl-C to stop.", flush=True)

@@ -122,6 +122,28 @@ OPTIONS = (
         },
     ),
     ProviderOption(
+        BING_DATAFLOW,
+        "--ca-cert",
+        None,
+        {
+            "metavar": "FILE",
+            "help": "start the https proxy for clients that hard-code "
+            "https://spatial.virtualearth.net (set HTTPS_PROXY to the port it prints), and "
+            "write its CA certificate to FILE for them to trust (the CA's key never leaves "
+            "memory)",
+        },
+    ),
+    ProviderOption(
+        BING_DATAFLOW,
+        "--https-proxy-port",
+        None,
+        {
+            "type": int,
+            "metavar": "P",
+            "help": "port of the https proxy (default: 8443; 0: any free port); needs --ca-cert",
+        },
+    ),
+    ProviderOption(
         AMAZON_LOCATION,
         "--api-key",
         [],

@@ -3,14 +3,16 @@
 Each set with entities (``succeeded``, ``failed``) is streamed by the provider (the Bing
 service's download, or the engine's assembly of its chunks) straight into a multipart upload
 under ``<results prefix><input name>/<job id>/``; nothing is visible there until a set is
-whole. Running it twice is harmless: the objects are overwritten with the same content.
+whole. The Bing service's sets come in an order of its own: each is then rewritten in place
+in input order (``ordering``) before the record says COMPLETED. Running it twice is harmless:
+the objects are overwritten with the same content.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from geocode_dataflow.pipeline import jobs, parts
+from geocode_dataflow.pipeline import jobs, ordering, parts
 from geocode_dataflow.pipeline.config import PipelineConfig
 from geocode_dataflow.pipeline.deliver import publish_tables
 from geocode_dataflow.pipeline.dispatch import release_and_dispatch
@@ -44,6 +46,8 @@ def download_results(state: dict[str, Any], services: Services) -> dict[str, Any
 
     folder = results_folder(record, config)
     stored = services.provider_factory().store_results(state["provider_job_id"], record, folder)
+    if ordering.needs_reordering(record):
+        stored = ordering.in_input_order(record, stored, objects, folder)
     # A part's tables are its parent's, made once every part has ended.
     tables, summary = (
         ({}, None)
