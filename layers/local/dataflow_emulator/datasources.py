@@ -1,14 +1,18 @@
 """Data sources served by the Data Source Download dataflow, and their ``MainRoot`` XML export.
 
 The export is an ADO.NET DataSet document: an inline ``xs:schema`` describing one entity type
-(with ``EntityID`` as the primary key), then one element per entity.
+(with ``EntityID`` as the primary key), then one element per entity, named after the entity
+type, a property absent when it has no value. Besides the built-in sample, a data source with a
+column of every type (``every_type_data_source``) and one of any size whose rows are made on
+demand (``generated_data_source``, 200,000 entities without holding them) are there for tests.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 from xml.sax.saxutils import escape, quoteattr
 
 # (property name, xs type) of the built-in sample, in column order.
@@ -119,7 +123,7 @@ class DataSource:
     name: str
     entity_type: str
     properties: tuple[tuple[str, str], ...]
-    rows: tuple[tuple[object, ...], ...]
+    rows: Sequence[tuple[object, ...]]  # a tuple, or rows made on demand (GeneratedRows)
     access_id: str = ""
     master_key: str | None = None  # None: any key the emulator accepts is a master key
     versions: tuple[str, ...] = field(default=())  # job ids of loadable versions, newest first
@@ -169,15 +173,23 @@ class DataSource:
             "  </xs:schema>",
         ]
         yield ("\n".join(head) + "\n").encode("utf-8")
+        lines: list[str] = []
         for row in self.rows:
-            lines = [f"  <{self.entity_type}>"]
+            lines.append(f"  <{self.entity_type}>")
             for (prop, _), value in zip(self.properties, row, strict=True):
                 if value is None:
                     continue
                 lines.append(f"    <{prop}>{escape(_xml_value(value))}</{prop}>")
             lines.append(f"  </{self.entity_type}>")
+            if len(lines) >= _LINES_PER_CHUNK:  # pieces of ~64 KB, not one per entity
+                yield ("\n".join(lines) + "\n").encode("utf-8")
+                lines = []
+        if lines:
             yield ("\n".join(lines) + "\n").encode("utf-8")
         yield b"</MainRoot>\n"
+
+
+_LINES_PER_CHUNK = 2048
 
 
 def _xml_value(value: object) -> str:
@@ -194,3 +206,94 @@ def sample_data_source() -> DataSource:
         properties=_SAMPLE_PROPERTIES,
         rows=_SAMPLE_ROWS,
     )
+
+
+# One column of every type a data source declares (Edm.String, Int64, Double, Boolean, DateTime).
+_EVERY_TYPE_PROPERTIES = (
+    ("EntityID", "xs:string"),
+    ("Name", "xs:string"),
+    ("Latitude", "xs:double"),
+    ("Longitude", "xs:double"),
+    ("Visitors", "xs:long"),
+    ("Rating", "xs:double"),
+    ("IsOpen", "xs:boolean"),
+    ("Opened", "xs:dateTime"),
+    ("Notes", "xs:string"),
+)
+# Values that a careless conversion gets wrong: markup characters, non-ASCII text, leading
+# zeros in a string key, 64-bit and negative numbers, exponents, 1/0 booleans, time zones,
+# an entity with no coordinates and one with every optional property absent.
+_EVERY_TYPE_ROWS = (
+    ("001", "Caf\u00e9 & Bakery <Main>", 47.6097, -122.3422, 9007199254740993, 4.5, True,
+     "2011-11-17T12:50:08.8179772-08:00", "say \"hi\", then leave"),
+    ("002", "\u6771\u4eac Station", 35.681236, 139.767125, -42, 1e-05, False,
+     "2020-02-29T00:00:00Z", None),
+    ("003", "No coordinates yet", None, None, 0, -0.5, "1", "1999-12-31T23:59:59", "=1+2"),
+    ("004", "Bare", 0.0, 0.0, None, None, None, None, None),
+)  # fmt: skip
+
+
+def every_type_data_source(**overrides: object) -> DataSource:
+    """A data source with a column of each type and the values that test a conversion."""
+    values: dict = {
+        "name": "EveryTypeSource",
+        "entity_type": "Landmark",
+        "properties": _EVERY_TYPE_PROPERTIES,
+        "rows": _EVERY_TYPE_ROWS,
+        **overrides,
+    }
+    return DataSource(**values)
+
+
+_GENERATED_PROPERTIES = (
+    ("EntityID", "xs:string"),
+    ("Name", "xs:string"),
+    ("Latitude", "xs:double"),
+    ("Longitude", "xs:double"),
+    ("Visits", "xs:long"),
+    ("IsActive", "xs:boolean"),
+)
+
+
+class GeneratedRows(Sequence[tuple[object, ...]]):
+    """``count`` rows of ``_GENERATED_PROPERTIES``, each made when it is read: a data source
+    of hundreds of thousands of entities costs the emulator no memory until it is exported."""
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[object, ...]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[object, ...]]: ...
+    def __getitem__(self, index: int | slice) -> object:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if not -self._count <= index < self._count:
+            raise IndexError(index)
+        n = index % self._count
+        return (
+            f"E{n:07d}",
+            f"Site {n}",
+            round(-60 + (n * 0.000617) % 120, 6),
+            round(-170 + (n * 0.001373) % 340, 6),
+            n * 7,
+            n % 3 != 0,
+        )
+
+
+def generated_data_source(
+    name: str = "GeneratedSites", entities: int = 200_000, **overrides: object
+) -> DataSource:
+    """A data source of ``entities`` made-up sites (rows generated on demand)."""
+    values: dict = {
+        "name": name,
+        "entity_type": "Site",
+        "properties": _GENERATED_PROPERTIES,
+        "rows": GeneratedRows(entities),
+        **overrides,
+    }
+    return DataSource(**values)

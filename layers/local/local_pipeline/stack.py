@@ -18,6 +18,7 @@ import re
 import secrets
 import socket
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import requests
@@ -59,6 +61,7 @@ class LocalPipelineOptions:
     location_options: dict[str, Any] = field(default_factory=dict)  # Amazon Location emulator
     azure_options: dict[str, Any] = field(default_factory=dict)  # Azure Maps emulator
     key: str | None = None  # BING_MAPS_KEY when set, otherwise generated
+    master_key: str | None = None  # the data sources' master key (backups); None = the key
     endpoint: str | None = None  # an external Dataflow endpoint instead of the embedded emulator
     emulator_processing_seconds: float = 2.0
     emulator_options: dict[str, Any] = field(default_factory=dict)  # extra EmulatorConfig fields
@@ -82,6 +85,25 @@ class _CurrentStdout:
         sys.stdout.flush()
 
 
+@contextmanager
+def _atomic_dynamodb() -> Iterator[None]:
+    """DynamoDB applies a conditional write atomically; moto's server checks the condition and
+    writes in two steps on the request's own thread, so two concurrent writers can both pass it
+    (a queued job claimed by two dispatchers, two slots for one place). One DynamoDB request at
+    a time gives back the guarantee the pipeline relies on."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.Lock()
+    original = DynamoHandler.call_action
+
+    def call_action(self: DynamoHandler) -> Any:
+        with lock:
+            return original(self)
+
+    with mock.patch.object(DynamoHandler, "call_action", call_action):
+        yield
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -100,6 +122,7 @@ class LocalPipeline:
         # when set, otherwise a generated one that the emulator accepts.
         key_env = "AZURE_MAPS_KEY" if self.provider == "azure-maps" else "BING_MAPS_KEY"
         self.key = self.options.key or os.environ.get(key_env) or secrets.token_hex(16)
+        self.master_key = self.options.master_key or self.key
         self.template = tpl.load_template()
         # One worker process per concurrent invocation, as Lambda's execution environments.
         self.lambdas = ProcessLambdas()
@@ -153,6 +176,7 @@ class LocalPipeline:
             POWERTOOLS_METRICS_NAMESPACE="GeocodeDataflow",
         )
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call
+        self._stack.enter_context(_atomic_dynamodb())
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
         self._stack.callback(server.stop)
@@ -208,7 +232,7 @@ class LocalPipeline:
         from dataflow_emulator import EmulatorConfig, EmulatorServer
 
         config = EmulatorConfig(
-            keys={self.key},
+            keys={self.key, self.master_key},
             processing_seconds=self.options.emulator_processing_seconds,
             **self.options.emulator_options,
         )
@@ -303,6 +327,11 @@ class LocalPipeline:
             )
             self.secret_arn = secret["ARN"]
             overrides.update(BingMapsKeySecretArn=self.secret_arn, DataflowEndpoint=self.endpoint)
+            # Data source backups read the master key from a secret of its own.
+            master = self.client("secretsmanager").create_secret(
+                Name="local/datasource-master-key", SecretString=self.master_key
+            )
+            overrides["DataSourceMasterKeySecretArn"] = master["ARN"]
         elif self.provider == "azure-maps":
             secret = self.client("secretsmanager").create_secret(
                 Name="local/azure-maps-key", SecretString=self.key
@@ -365,6 +394,17 @@ class LocalPipeline:
             name=f"{STACK_NAME}-engine", definition=engine, roleArn=role, type="STANDARD"
         )["stateMachineArn"]
         self.resources["EngineStateMachine"] = self.engine_state_machine_arn
+        # Data source backups (a Data Source Download job per backup).
+        backups = tpl.state_machine_definition(
+            template, substitutions, "DataSourceBackupStateMachine"
+        )
+        self.backup_state_machine_arn = sfn.create_state_machine(
+            name=f"{STACK_NAME}-datasource-backups",
+            definition=backups,
+            roleArn=role,
+            type="STANDARD",
+        )["stateMachineArn"]
+        self.resources["DataSourceBackupStateMachine"] = self.backup_state_machine_arn
 
         for logical_id, spec in specs.items():
             env = {name: str(self._resolve(value)) for name, value in spec.environment.items()}
@@ -441,14 +481,23 @@ class LocalPipeline:
         return jobs.JobStore(table).get(job_id)
 
     def execution(self, job_id: str) -> dict[str, Any] | None:
-        arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job_id}"
-        try:
-            return self.client("stepfunctions").describe_execution(executionArn=arn)
-        except self.client("stepfunctions").exceptions.ExecutionDoesNotExist:
-            return None
+        """The job's execution: a geocode job's, or a data source backup's."""
+        sfn = self.client("stepfunctions")
+        for machine in (self.state_machine_arn, self.backup_state_machine_arn):
+            arn = machine.replace(":stateMachine:", ":execution:") + f":{job_id}"
+            try:
+                return sfn.describe_execution(executionArn=arn)
+            except sfn.exceptions.ExecutionDoesNotExist:
+                continue
+        return None
 
     def history(self, job_id: str) -> list[dict[str, Any]]:
-        arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job_id}"
+        execution = self.execution(job_id)
+        arn = (
+            execution["executionArn"]
+            if execution
+            else self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job_id}"
+        )
         sfn = self.client("stepfunctions")
         events: list[dict[str, Any]] = []
         for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
@@ -487,6 +536,25 @@ class LocalPipeline:
             self.lambdas.invoke(
                 "DispatchQueuedFunction", {"detail-type": "Scheduled Event", "source": "aws.events"}
             )
+
+    def fire_schedule(self, function_id: str) -> Any:
+        """What one of the template's EventBridge ``Schedule`` events does in AWS (moto runs
+        none): invoke its function as a scheduled event, when the function's Condition lets
+        the template create it. Returns the invocation (payload, failed, log), or None."""
+        resource = self.template["Resources"][function_id]
+        condition = resource.get("Condition")
+        if condition and not self._condition(condition):
+            return None
+        events = resource["Properties"].get("Events", {}).values()
+        if not any(event["Type"] == "Schedule" for event in events):
+            raise ValueError(f"{function_id} has no Schedule event")
+        event = {
+            "id": secrets.token_hex(16),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "detail": {},
+        }
+        return self.lambdas.invoke(function_id, event)
 
     def objects(self, prefix: str = "") -> Iterator[str]:
         s3 = self.client("s3")

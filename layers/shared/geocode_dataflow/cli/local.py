@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import copy
 
+from geocode_dataflow.cli import local_backup
 from geocode_dataflow.cli.common import CliError, Commands, add_command, optional, positive_float
 from geocode_dataflow.cli.provider_options import (
     AMAZON_LOCATION,
@@ -60,6 +61,7 @@ def register(commands: Commands, parents: list[argparse.ArgumentParser]) -> None
         title="local commands", dest="local_command", metavar="COMMAND"
     )
     local_commands.required = True
+    local_backup.register(local_commands)
     local_run = local_commands.add_parser(
         "run",
         help="drop FILE into the local pipeline and collect its results",

@@ -32,6 +32,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as AwsConnectionError
 
+from geocode_dataflow.cli import stack_backup
 from geocode_dataflow.cli.common import (
     EPILOG,
     EXIT_ABORTED,
@@ -189,6 +190,17 @@ def register(commands: Commands, parents: list[argparse.ArgumentParser]) -> None
         default="cancelled by request",
         help="recorded on the job (default: %(default)s)",
     )
+
+    backup = add_command(
+        stack_commands,
+        "datasource-backup",
+        "back up a data source now: its XML, entities.csv, entities.geojson and schema.json "
+        "under datasources/",
+        stack_backup.cmd_datasource_backup,
+        [options],
+        NOTES,
+    )
+    stack_backup.add_arguments(backup)
 
     results = add_command(
         stack_commands,
@@ -516,6 +528,14 @@ def progress(record: JobRecord) -> str:
 
 def describe_record(record: JobRecord) -> str:
     rows: list[tuple[str, str]] = [("job", record.job_id), ("status", record.status)]
+    if record.kind != jobs.GEOCODE:
+        rows.append(("kind", record.kind))
+    if record.data_source:
+        source = record.data_source
+        version = f" (version {source['version']})" if source.get("version") else ""
+        rows.append(("data source", f"{source.get('access_id')}/{source.get('name')}{version}"))
+    if record.unchanged_since:
+        rows.append(("unchanged", f"same content as backup {record.unchanged_since}"))
     if record.queued_reason:
         rows.append(("queued", record.queued_reason))
     if record.error:

@@ -5,6 +5,10 @@ call) | QUEUED (valid, waiting for a provider slot) | PENDING (provider job crea
 running) -> COMPLETED | FAILED; CANCELLED from any state that is not final. REJECTED,
 COMPLETED, FAILED and CANCELLED are final: no transition leaves them, which is what makes
 duplicate events and repeated failure notifications harmless.
+
+Two kinds of job share the table, the statuses and the metrics (``kind``): a geocode job (a
+dropped file) and a data source backup (a Data Source Download, ``pipeline.backup``), which goes
+from PENDING to COMPLETED or FAILED.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ COMPLETED = "COMPLETED"
 FAILED = "FAILED"
 CANCELLED = "CANCELLED"
 FINAL_STATUSES = frozenset({REJECTED, COMPLETED, FAILED, CANCELLED})
+GEOCODE = "geocode"
+DATASOURCE_BACKUP = "datasource-backup"
 
 
 def utc_now() -> datetime:
@@ -98,6 +104,10 @@ class JobRecord:
     validation_error: dict[str, str] | None = None  # why the last one ended without a report
     error: dict[str, str] | None = None
     expires_at: int | None = None
+    kind: str = GEOCODE  # records written before kinds existed are geocode jobs
+    data_source: dict[str, str] | None = None  # a backup: access_id, name, version asked for
+    content_digest: str | None = None  # a backup: sha256 of the provider's XML
+    unchanged_since: str | None = None  # a backup with nothing new: the backup it equals
 
     def to_document(self) -> dict[str, Any]:
         """The record as written to job.json and shown to people."""
@@ -189,6 +199,18 @@ class JobStore:
                 raise
             raise JobAlreadyExistsError(existing) from exc
         return record
+
+    def create(self, record: JobRecord) -> bool:
+        """Write a new record; False when one with its id exists already (a retried start)."""
+        item = _item(asdict(record))
+        item["input"] = _item(asdict(record.input))
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(job_id)")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def begin_validation(self, record: JobRecord) -> int | None:
         """Count one more validation attempt of a claim nobody validated, as ``record`` saw it.
