@@ -193,6 +193,11 @@ def run_job(
                 f"provider: {_describe_provider(pipeline)}\n"
                 f"Dropping {source.name} into s3://{pipeline.bucket}/{pipeline.input_prefix}\n"
             )
+            if not pipeline.options.endpoint:
+                err.write(
+                    "geocoder: embedded and offline (locality and postal-code centroids, "
+                    "not a street-level geocoder)\n"
+                )
             job_id = pipeline.drop(source)
             progress = _Progress(err)
             try:

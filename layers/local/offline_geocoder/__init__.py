@@ -1,7 +1,10 @@
 """The offline geocoder shared by the local provider emulators (Bing Dataflow, Amazon Location).
 
-Deterministic and network-free: GeoNames places, US ZIP centroids, US states and countries
-(``gazetteer``), answered in Data Schema v2.0 terms (``geocoder``). Local and test use only.
+Deterministic and network-free: GeoNames places by their names in every language and script,
+first-level divisions, US ZIP centroids, postal codes elsewhere, US states and countries
+(``gazetteer``, filled by ``sources`` and ``postcodes`` from PyPI packages), answered in Data
+Schema v2.0 terms (``geocoder``) at locality and postal-code level, never street level. Local
+and test use only.
 """
 
 from .gazetteer import Gazetteer, distance_km, fold, get_gazetteer

