@@ -42,7 +42,17 @@ from .datasources import DataSource, sample_data_source
 from .envelopes import ACCESS_DENIED, JobResource, Link, status_phrase
 from .faults import FaultInjector
 from .processing import run_job
-from .state import COMPLETED, DownloadJob, EmulatorState, GeocodeJob, JobSnapshot, new_id
+from .state import (
+    ABORTED,
+    COMPLETED,
+    FATE_ABORT,
+    FATE_COMPLETE,
+    DownloadJob,
+    EmulatorState,
+    GeocodeJob,
+    JobSnapshot,
+    new_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +60,10 @@ Headers = list[tuple[str, str]]
 StartResponse = Callable[..., Any]
 
 _MAX_ERROR_DETAILS = 10
+DOWNLOAD_ABORTED = (
+    "The download was aborted because an error occurred while exporting the data source "
+    "(fault injected by the emulator: abort_rate)."
+)
 _RESULT_TYPES = {
     "xml": "application/xml; charset=utf-8",
     "csv": "text/plain; charset=utf-8",
@@ -147,6 +161,13 @@ _ROUTE_TABLE = [
         "GET",
         "datasource_download_by_job",
         ("access_id", "name", "job_id"),
+    ),
+    (
+        rf"/rest/v1/dataflows/(?:datasourcedownload|download)/{_SEG}/{_OUT}/failed",
+        "datasource_download",
+        "GET",
+        "datasource_error_log",
+        ("name",),
     ),
     (
         rf"/rest/v1/(?:dataflows|data)/datasourcedownload/{_SEG}/{_SEG}",
@@ -592,19 +613,21 @@ class EmulatorApp:
         done = now >= job.deadline
         self_url = f"{self._links_base(request)}/DataSourceDownload/{job.data_source.name}"
         links = [Link("self", self_url)]
+        aborted = done and job.fate == FATE_ABORT
         if done:
-            links.append(
-                Link("output", f"{self_url}/{self._output_segment()}/succeeded", "succeeded")
-            )
+            # An aborted download links its error log as "failed" (S-dl-resp).
+            which = "failed" if aborted else "succeeded"
+            links.append(Link("output", f"{self_url}/{self._output_segment()}/{which}", which))
         return JobResource(
             id=job.id,
-            status=COMPLETED if done else "Pending",
+            status=(ABORTED if aborted else COMPLETED) if done else "Pending",
             links=tuple(links),
             created=job.created_at,
             completed=job.deadline if done else None,
-            total=len(job.data_source.rows) if done else 0,
+            total=len(job.data_source.rows) if done and not aborted else 0,
             processed=0,
             failed=0,
+            error_message=(job.data_source.abort_message or DOWNLOAD_ABORTED) if aborted else None,
         )
 
     def datasource_create(self, request: Request, access_id: str, name: str) -> Response:
@@ -615,7 +638,12 @@ class EmulatorApp:
             raise ApiError(404, f"The data source {name} has no version {version}.")
         now = self.state.clock.now()
         seconds = self.faults.processing_seconds(self.config.processing_seconds)
-        job = DownloadJob(new_id(), key, source, now, now + timedelta(seconds=seconds))
+        # abort_rate applies to downloads as to geocode jobs (the other fates do not).
+        # A data source set to abort does; abort_rate applies to downloads as to geocode jobs
+        # (the other fates do not).
+        injected = self.faults.job_fate() == FATE_ABORT
+        fate = FATE_ABORT if source.abort_message or injected else FATE_COMPLETE
+        job = DownloadJob(new_id(), key, source, now, now + timedelta(seconds=seconds), fate)
         self.state.add_download_job(job)
         resource = self._download_resource(request, job)
         return self._envelope(request, 201, [resource], [("Location", resource.links[0].url)])
@@ -652,6 +680,8 @@ class EmulatorApp:
     def _export(self, request: Request, job: DownloadJob) -> Response:
         if self.state.clock.now() < job.deadline:
             raise ApiError(404, "The download job has not completed yet.")
+        if job.fate == FATE_ABORT:
+            raise ApiError(404, "The download job was aborted; its error log is its failed link.")
         chunks = list(
             job.data_source.export_chunks(
                 wrong_xs_namespace="wrong-xsi-namespace" in self.config.quirks
@@ -662,6 +692,22 @@ class EmulatorApp:
             200,
             [("Content-Type", "application/xml; charset=utf-8"), ("Content-Length", str(size))],
             chunks,
+        )
+
+    def datasource_error_log(self, request: Request, name: str) -> Response:
+        job = self._download_job(request, name)
+        if self.state.clock.now() < job.deadline or job.fate != FATE_ABORT:
+            raise ApiError(404, f"The download job of {name} has no error log.")
+        body = (
+            job.data_source.error_log
+            or (
+                f"Data source: {job.data_source.name}\r\nJob: {job.id}\r\nError: {DOWNLOAD_ABORTED}\r\n"
+            ).encode()
+        )
+        return Response(
+            200,
+            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+            [body],
         )
 
     def datasource_download_by_name(self, request: Request, name: str) -> Response:

@@ -127,6 +127,10 @@ class DataSource:
     access_id: str = ""
     master_key: str | None = None  # None: any key the emulator accepts is a master key
     versions: tuple[str, ...] = field(default=())  # job ids of loadable versions, newest first
+    # A data source whose downloads always end Aborted with this message, and this error log
+    # behind their "failed" link (as the service's do when an export fails).
+    abort_message: str | None = None
+    error_log: bytes | None = None
 
     def __post_init__(self) -> None:
         if not self.access_id:

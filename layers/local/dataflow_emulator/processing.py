@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from geocode_dataflow.schema import FeedWriter, GeocodeEntity, open_feed

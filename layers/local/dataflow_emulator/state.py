@@ -80,6 +80,7 @@ class DownloadJob:
     data_source: Any  # datasources.DataSource
     created_at: datetime
     deadline: datetime
+    fate: str = FATE_COMPLETE  # or FATE_ABORT: ends Aborted with an error log
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from dataflow_emulator import EmulatorConfig
+from dataflow_emulator import EmulatorConfig, EmulatorServer
 from dataflow_emulator.datasources import (
     every_type_data_source,
     generated_data_source,
     sample_data_source,
 )
-from datasource_support import aborting_emulator
 from geocode_dataflow.pipeline.backup import DataSourceRef, start_backup
 from local_pipeline import template as tpl
 from local_pipeline.stack import LocalPipeline, LocalPipelineOptions
@@ -37,7 +36,9 @@ ERROR_LOG = b"EntityID,Error\n17,The entity could not be read.\n"
 EVERY = every_type_data_source()
 SCHEDULED = sample_data_source()
 GUARDED = every_type_data_source(name="GuardedSource", master_key=GUARD_MASTER)
-FAILING = every_type_data_source(name="FailingSource")
+FAILING = every_type_data_source(
+    name="FailingSource", abort_message=ABORT_MESSAGE, error_log=ERROR_LOG
+)
 UNCHANGED = every_type_data_source(name="UnchangingSource")
 LARGE = generated_data_source(entities=200_000)
 SOURCES = [EVERY, SCHEDULED, GUARDED, FAILING, UNCHANGED, LARGE]
@@ -51,7 +52,7 @@ def pipeline():
         quirks={"wrong-xsi-namespace"},  # the documented https:// xs namespace (Q16)
         data_sources=SOURCES,
     )
-    with aborting_emulator(config, {FAILING.name: (ABORT_MESSAGE, ERROR_LOG)}) as emulator:
+    with EmulatorServer(config) as emulator:
         options = LocalPipelineOptions(
             key=KEY,
             endpoint=emulator.base_url,
