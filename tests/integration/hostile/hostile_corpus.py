@@ -405,11 +405,11 @@ def cases() -> list[HostileCase]:
     )
     add(
         HostileCase(
-            "xml-version-1.0",
-            "v1.xml",
-            xml_feed(xml_entity("v", "Paris"), version_attr=' Version="1.0"'),
+            "xml-version-3",
+            "v3.xml",
+            xml_feed(xml_entity("v", "Paris"), version_attr=' Version="3.0"'),
             "rejected",
-            ("Version", "1.0", "2.0"),
+            ("Version", "3.0", "2.0"),
             "wrong-version",
             2,
         )
@@ -419,10 +419,8 @@ def cases() -> list[HostileCase]:
             "xml-missing-version",
             "noversion.xml",
             xml_feed(xml_entity("v", "Paris"), version_attr=""),
-            "rejected",
-            ("Version", "1.0"),
-            "wrong-version",
-            2,
+            "completed",
+            note="no Version is Data Schema 1.0, as the service reads it: answered in 1.0",
         )
     )
 
@@ -507,11 +505,11 @@ def cases() -> list[HostileCase]:
     )
     add(
         HostileCase(
-            "wrong-version-1.0",
-            "v1.csv",
-            text_feed(csv_rows, version="Bing Spatial Data Services, 1.0").encode(),
+            "wrong-version-3.0",
+            "v3.csv",
+            text_feed(csv_rows, version="Bing Spatial Data Services, 3.0").encode(),
             "rejected",
-            ("version", "1.0", "2.0"),
+            ("version", "3.0", "2.0"),
             "wrong-version",
             1,
         )

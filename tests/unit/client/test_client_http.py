@@ -11,6 +11,7 @@ import pytest
 from client_fakes import SECRET_KEY, Reply, envelope, fixture_bytes, job_resource, json_reply
 from geocode_dataflow.client import DataflowClient, DataflowJob
 from geocode_dataflow.client.transport import BoundedRetry
+from geocode_dataflow.client.upload import UploadSpool
 from geocode_dataflow.errors import (
     AuthenticationError,
     BadRequestError,
@@ -164,6 +165,24 @@ def test_create_job_retries_refusals_with_the_same_body(fake_service, make_clien
     posts = fake_service.calls("POST")
     assert len(posts) == 3
     assert len({call.body for call in posts}) == 1 and gzip.decompress(posts[0].body) == data
+
+
+def test_create_job_sends_a_prepared_body_with_its_length_and_resends_it(fake_service, make_client):
+    """A body spooled by the caller's own read (the submit's validation) goes as it is."""
+    fake_service.on("POST", CREATE, quota_refusal(), created())
+    data = big_csv()
+    spool = UploadSpool()
+    for start in range(0, len(data), 65_536):
+        spool.write(data[start : start + 65_536])
+
+    with spool.finish("csv") as body:
+        assert make_client().create_job(body, "csv").id == JOB_ID
+        assert gzip.decompress(body.reader().read()) == data  # still the caller's to close
+
+    first, second = fake_service.calls("POST")
+    assert first.body == second.body and gzip.decompress(first.body) == data
+    assert int(first.headers["Content-Length"]) == len(first.body) == body.length
+    assert "Transfer-Encoding" not in first.headers
 
 
 def test_create_job_quota_that_persists_raises_quota_exceeded(fake_service, make_client):

@@ -166,7 +166,7 @@ def test_a_start_that_loses_to_a_cancel_undoes_itself(aws):
         def find_job(self, job_id):
             return None
 
-        def create_job(self, record):
+        def create_job(self, record, body=None):
             # The user cancels while the provider job is being created.
             cancel_job(record.job_id, runtime.services())
             created.append(record.job_id)

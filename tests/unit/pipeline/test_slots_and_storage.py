@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from geocode_dataflow.pipeline.observability import metrics
 from geocode_dataflow.pipeline.slots import ProviderSlots
 from geocode_dataflow.pipeline.storage import ObjectStore
 from moto import mock_aws
@@ -119,3 +120,59 @@ def test_retrying_the_same_job_does_not_eat_the_daily_allowance(table):
     slots.release("again", not_started=True)
     assert slots.snapshot()["started_last_24h"] == 0
     assert slots.try_acquire("b").acquired and slots.try_acquire("c").acquired
+
+
+class RacedTable:
+    """The jobs table, with another writer taking a slot between our read and our first write."""
+
+    def __init__(self, table, rival) -> None:
+        self._table = table
+        self._rival = rival
+
+    def get_item(self, **kwargs):
+        return self._table.get_item(**kwargs)
+
+    def put_item(self, **kwargs):
+        rival, self._rival = self._rival, None
+        if rival:
+            rival()
+        return self._table.put_item(**kwargs)
+
+
+def test_a_lost_write_race_is_retried_and_counted_as_a_slot_conflict(table):
+    rival = ProviderSlots(table, max_in_flight=3, max_per_day=50)
+    rival.try_acquire("warm-up")  # the item exists: the race is on its version number
+    metrics.clear_metrics()
+    slots = ProviderSlots(
+        RacedTable(table, lambda: rival.try_acquire("rival")), max_in_flight=3, max_per_day=50
+    )
+
+    decision = slots.try_acquire("ours")
+
+    assert decision.acquired and decision.in_flight == 3  # counted on the fresh read
+    assert rival.holders() == ["ours", "rival", "warm-up"]
+    assert metrics.metric_set["SlotConflicts"]["Value"] == [1.0]
+    metrics.clear_metrics()
+
+
+def test_an_uncontended_update_counts_no_conflict(table):
+    metrics.clear_metrics()
+    slots = ProviderSlots(table, max_in_flight=3, max_per_day=50)
+    assert slots.try_acquire("alone").acquired
+    slots.release("alone")
+    assert "SlotConflicts" not in metrics.metric_set
+
+
+def test_an_object_read_once_can_feed_a_second_consumer():
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="input-bucket")
+        data = bytes(range(256)) * 5000
+        s3.put_object(Bucket="input-bucket", Key="inbox/a.xml", Body=data)
+        copied: list[bytes] = []
+
+        with ObjectStore(s3, "input-bucket").open("inbox/a.xml", copy_to=copied.append) as body:
+            read = b"".join(iter(lambda: body.read(7000), b""))
+
+        assert read == data and b"".join(copied) == data
+        assert all(len(block) <= 7000 for block in copied)

@@ -158,7 +158,7 @@ def test_a_resumed_claim_is_validated_again_once_and_completes_its_start(runtime
         def find_job(self, job_id):
             return None
 
-        def create_job(self, record):
+        def create_job(self, record, body=None):
             started.append(record.job_id)
             return "provider-job-1"
 

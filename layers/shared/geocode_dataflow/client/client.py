@@ -23,6 +23,7 @@ import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import IO, Any, BinaryIO
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
@@ -33,7 +34,7 @@ from geocode_dataflow.client import transport
 from geocode_dataflow.client.model import PENDING, DataflowJob, ResponseEnvelope
 from geocode_dataflow.client.parsing import clean_url, parse_envelope
 from geocode_dataflow.client.security import Secret, check_endpoint, install_log_redaction, redact
-from geocode_dataflow.client.upload import GZIP_MAGIC, ZIP_MAGIC, prepare_upload
+from geocode_dataflow.client.upload import GZIP_MAGIC, ZIP_MAGIC, UploadBody, prepare_upload
 from geocode_dataflow.errors import (
     DataflowServiceError,
     DeadlineExceededError,
@@ -134,7 +135,7 @@ class DataflowClient:
 
     def create_job(
         self,
-        data: bytes | BinaryIO | Iterable[bytes],
+        data: bytes | BinaryIO | Iterable[bytes] | UploadBody,
         input_format: str,
         *,
         description: str | None = None,
@@ -143,7 +144,9 @@ class DataflowClient:
 
         ``data`` is the UTF-8 feed: bytes, a binary file object or an iterable of byte chunks
         (e.g. ``schema.utf8_chunks``). It is read once, gzipped into a spool when above 64 KB
-        (see ``upload``) and sent with a ``Content-Length``.
+        (see ``upload``) and sent with a ``Content-Length``. Or it is an ``UploadBody`` the
+        caller built while reading the feed for another reason (``upload.UploadSpool``): sent
+        as it is, and left to the caller to close.
 
         Resending a POST could create a second, billable job, so it happens only when the
         service provably created nothing:
@@ -160,7 +163,8 @@ class DataflowClient:
         if description:
             params["description"] = description
         url = f"{self.endpoint}/Geocode"
-        with prepare_upload(data, fmt) as body:
+        ready = isinstance(data, UploadBody)
+        with nullcontext(data) if ready else prepare_upload(data, fmt) as body:
             if body.source_length == 0:
                 raise ValueError("nothing to upload: the data is empty")
             logger.info(

@@ -200,7 +200,8 @@ class EngineJobs:
         arn = str(self._config.engine_state_machine_arn)
         return f"{arn.replace(':stateMachine:', ':execution:', 1)}:{job_id}"
 
-    def create_job(self, record: JobRecord) -> str:
+    def create_job(self, record: JobRecord, body: Any = None) -> str:
+        # ``body`` is never spooled for the engine: it reads the file to split it, not to send it.
         layout = WorkLayout(self._config.work_prefix, record.job_id)
         items = self._split(record, layout)
         total = sum(item["entities"] for item in items)
@@ -247,7 +248,14 @@ class EngineJobs:
                     batch = []
         if batch or not items:
             items.append(self._write_chunk(layout, len(items), batch))
-        manifest = {**layout_doc, "chunks": len(items), "chunk_entities": size}
+        # The input's Data Schema version, known once it is read (an XML feed's root element).
+        version = reader.schema_version if reader.table is None else None
+        manifest = {
+            **layout_doc,
+            "schema_version": version,
+            "chunks": len(items),
+            "chunk_entities": size,
+        }
         self._objects.put_json(layout.manifest, manifest)
         self._objects.put_json(layout.items, items)
         return items
@@ -382,6 +390,8 @@ def render(entities: Iterable[GeocodeEntity], manifest: dict[str, Any]) -> Itera
         }
     else:
         layout = {}
+    # Results in the input's Data Schema version (1.0 in, 1.0 out, as from the service).
+    layout["version"] = manifest.get("schema_version") or "2.0"
     writer = FeedWriter(sink, result_format(fmt), **layout)
     for entity in entities:
         writer.write(entity)

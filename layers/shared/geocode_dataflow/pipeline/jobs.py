@@ -80,6 +80,9 @@ class JobRecord:
     created_at: str
     updated_at: str
     input_format: str | None = None
+    # The input's Data Schema version ("2.0", "1.0"), as validated; None for a plain table.
+    # Result sets are written in it, as the service writes them.
+    schema_version: str | None = None
     provider: str | None = None
     provider_job_id: str | None = None
     total_entities: int | None = None
@@ -108,6 +111,11 @@ class JobRecord:
     data_source: dict[str, str] | None = None  # a backup: access_id, name, version asked for
     content_digest: str | None = None  # a backup: sha256 of the provider's XML
     unchanged_since: str | None = None  # a backup with nothing new: the backup it equals
+
+    @property
+    def output_version(self) -> str:
+        """The Data Schema version of the job's result sets (2.0 for a plain table)."""
+        return self.schema_version or "2.0"
 
     def to_document(self) -> dict[str, Any]:
         """The record as written to job.json and shown to people."""

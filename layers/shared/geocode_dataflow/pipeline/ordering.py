@@ -73,7 +73,7 @@ def in_input_order(
                 db.add(which, reader)
             paths[which] = Path(work) / which
             sinks[which] = stack.enter_context(paths[which].open("wb"))
-            writers[which] = FeedWriter(sinks[which], fmt, **layout)
+            writers[which] = FeedWriter(sinks[which], fmt, **layout, version=record.output_version)
         for which, line in db.in_order(_input_ids(record, objects)):
             writers[which].write(jsonlines.loads(line))
         for which, writer in writers.items():

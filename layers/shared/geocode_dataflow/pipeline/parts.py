@@ -80,11 +80,13 @@ def split(
         tempfile.TemporaryDirectory(prefix="parts-") as folder,
     ):
         entities = iter(reader)
+        layout: dict[str, Any]
         if fmt in PLAIN_FORMATS:
             columns = [c for c in reader.columns or [] if c]
             layout = {"columns": [*columns, *RESPONSE_TEXT_COLUMNS]}
         else:
             layout = {"header": reader.header, "version_line": reader.version_line}
+        layout["version"] = record.output_version  # a 1.0 file's parts are 1.0, as it is
         fmt = part_format
         while True:
             path = Path(folder) / f"{len(children)}.part"
@@ -105,7 +107,9 @@ def split(
 def _write_part(
     entities: Iterator[GeocodeEntity], sink: BinaryIO, fmt: str, limit: int, layout: dict
 ) -> int:
-    options = {} if fmt == "xml" else {k: v for k, v in layout.items() if v is not None}
+    options = {
+        k: v for k, v in layout.items() if v is not None and (fmt != "xml" or k == "version")
+    }
     writer = FeedWriter(sink, fmt, **options)
     for entity in entities:
         writer.write(entity)
@@ -134,6 +138,7 @@ def _record_part(
         child,
         provider=parent.provider,
         input_format=fmt,
+        schema_version=parent.schema_version,
         total_entities=count,
         parent_job_id=parent.job_id,
         part=index,
@@ -167,7 +172,7 @@ def complete_parent(parent: JobRecord, parts: list[JobRecord], services: Any) ->
     config, objects, store = services.config, services.objects, services.store
     folder = results_folder(parent, config)
     fmt = result_format(parent.input_format)
-    outputs, counts = _merge(parts, fmt, objects, folder)
+    outputs, counts = _merge(parts, fmt, objects, folder, parent.output_version)
     tables, summary = publish_tables(parent, outputs, objects, folder)
     outputs = {**outputs, **tables, "job": objects.uri(f"{folder}job.json")}
     completed = [p for p in parts if p.status == jobs.COMPLETED]
@@ -193,7 +198,7 @@ def complete_parent(parent: JobRecord, parts: list[JobRecord], services: Any) ->
 
 
 def _merge(
-    parts: list[JobRecord], fmt: str, objects: ObjectStore, folder: str
+    parts: list[JobRecord], fmt: str, objects: ObjectStore, folder: str, version: str
 ) -> tuple[dict[str, str], dict[str, int]]:
     """The parts' result sets as one succeeded and one failed set, in input order."""
     counts = {"succeeded": 0, "failed": 0}
@@ -202,6 +207,7 @@ def _merge(
         with paths["succeeded"].open("wb") as ok, paths["failed"].open("wb") as bad:
             layout = _result_layout(parts, objects)
             options = {} if fmt == "xml" else layout
+            options["version"] = version
             sinks = {
                 "succeeded": FeedWriter(ok, fmt, **options),
                 "failed": FeedWriter(bad, fmt, **options),

@@ -5,7 +5,10 @@ One item of the jobs table (``job_id = "#provider-slots"``) holds the jobs that 
 (job id -> acquired at) and the jobs started in the last 24 hours (job id -> epoch seconds),
 updated with optimistic locking on a version number. Both are keyed by job id: acquiring again
 for the same job (a duplicate event, a retry after the provider refused) counts nothing twice,
-and releasing a job that holds no slot changes nothing.
+and releasing a job that holds no slot changes nothing. A write that lost the race (another
+writer changed the item since it was read) is tried again on a fresh read; those conflicts are
+counted in the ``SlotConflicts`` metric (the measure of contention on the item; after 25 in
+one update it gives up with ``SlotContentionError``, which the caller retries).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from geocode_dataflow.errors import TransientError
 from geocode_dataflow.pipeline.jobs import iso, utc_now
+from geocode_dataflow.pipeline.observability import MetricUnit, metrics
 
 SLOTS_ITEM_ID = "#provider-slots"
 DAY = timedelta(hours=24)
@@ -74,15 +78,21 @@ class ProviderSlots:
     def _update(
         self, change: Callable[[dict[str, Any]], SlotDecision | None]
     ) -> SlotDecision | None:
-        for attempt in range(_ATTEMPTS):
-            item = self._read()
-            version = int(item.get("version", 0))
-            decision = change(item)
-            if decision is not None and not decision.acquired:
-                return decision  # nothing to write
-            if self._write(item, version):
-                return decision
-            time.sleep(random.uniform(0, 0.05 * (attempt + 1)))  # noqa: S311 - jitter, not crypto
+        conflicts = 0
+        try:
+            for attempt in range(_ATTEMPTS):
+                item = self._read()
+                version = int(item.get("version", 0))
+                decision = change(item)
+                if decision is not None and not decision.acquired:
+                    return decision  # nothing to write
+                if self._write(item, version):
+                    return decision
+                conflicts += 1
+                time.sleep(random.uniform(0, 0.05 * (attempt + 1)))  # noqa: S311 - jitter, not crypto
+        finally:
+            if conflicts:
+                metrics.add_metric(name="SlotConflicts", unit=MetricUnit.Count, value=conflicts)
         raise SlotContentionError("could not update the provider slots after repeated conflicts")
 
     def try_acquire(self, job_id: str) -> SlotDecision:

@@ -1,5 +1,8 @@
 """S3 access for the pipeline: stream an input object, stream a result set in, write JSON.
 
+An input can be streamed to two consumers at once (``open(..., copy_to=...)``): the submit
+validates a file and spools its upload body in the same read.
+
 Result sets go through boto3's transfer manager as a multipart upload that is completed only
 when the whole stream has been read, so a download that dies half way leaves no object behind
 (the bucket's lifecycle rule aborts the orphaned parts).
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 from boto3.s3.transfer import TransferConfig
@@ -75,6 +78,28 @@ class ChunkReader(io.RawIOBase):
         return size
 
 
+class CopyingReader(io.RawIOBase):
+    """A stream that hands every block it reads to ``copy_to`` as well (one read, two uses)."""
+
+    def __init__(self, stream: Any, copy_to: Callable[[bytes], None]) -> None:
+        self._stream = stream
+        self._copy_to = copy_to
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        block = self._stream.read(len(buffer))
+        if block:
+            self._copy_to(block)
+            buffer[: len(block)] = block
+        return len(block)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
 class ObjectStore:
     def __init__(self, s3_client: Any, bucket: str) -> None:
         self._s3 = s3_client
@@ -86,12 +111,20 @@ class ObjectStore:
             kwargs["VersionId"] = version_id
         return self._s3.head_object(**kwargs)
 
-    def open(self, key: str, version_id: str | None = None) -> BinaryIO:
-        """The object's body as a stream (never read whole into memory)."""
+    def open(
+        self,
+        key: str,
+        version_id: str | None = None,
+        *,
+        copy_to: Callable[[bytes], None] | None = None,
+    ) -> BinaryIO:
+        """The object's body as a stream (never read whole into memory); with ``copy_to``,
+        every block read is also passed to it."""
         kwargs = {"Bucket": self.bucket, "Key": key}
         if version_id:
             kwargs["VersionId"] = version_id
-        return self._s3.get_object(**kwargs)["Body"]
+        body = self._s3.get_object(**kwargs)["Body"]
+        return CopyingReader(body, copy_to) if copy_to else body  # type: ignore[return-value]
 
     def put_stream(self, key: str, chunks: Iterable[bytes], content_type: str) -> int:
         reader = ChunkReader(chunks)

@@ -10,20 +10,28 @@
    S3; for a synchronous provider the pipeline's own engine splits it into chunks and runs
    them), record PENDING and start the state machine execution named after the job. The
    provider job of an invocation that crashed is found again instead of created twice.
+
+For Bing, the read that validates the file also spools its upload body (``BodySpool``): a
+file started at once is sent without reading S3 again. A file that waits in the queue or is
+split into parts, and one that is gunzipped, transcoded or converted from a plain table
+before sending, is read again when it is started.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from geocode_dataflow.client.upload import UploadBody
 from geocode_dataflow.errors import PermanentError, QuotaExceededError, TransientError
 from geocode_dataflow.pipeline import executions, jobs, parts
+from geocode_dataflow.pipeline.body_spool import BodySpool
 from geocode_dataflow.pipeline.config import PipelineConfig
 from geocode_dataflow.pipeline.jobs import InputObject, JobAlreadyExistsError, JobRecord, JobStore
 from geocode_dataflow.pipeline.notify import SilentNotifier, announce
@@ -31,7 +39,12 @@ from geocode_dataflow.pipeline.observability import MetricUnit, bind_job, logger
 from geocode_dataflow.pipeline.slots import ProviderSlots
 from geocode_dataflow.pipeline.storage import ObjectStore, job_folder
 from geocode_dataflow.providers import JobProvider, input_mapping
-from geocode_dataflow.schema import FeedError, Limits, mapping_key, validate_feed
+from geocode_dataflow.schema import (
+    FeedError,
+    Limits,
+    mapping_key,
+    validate_feed,
+)
 
 # Validations of one file before it is rejected as one that cannot be validated (each may
 # end by the function running out of memory or time, which no code of ours sees).
@@ -112,6 +125,15 @@ def submit_object(
 
 def _validate_and_start(record: JobRecord, services: Services) -> SubmitOutcome:
     """Validate a claimed file (this invocation counted the attempt), then start or queue it."""
+    # Bing is sent the file whole: its body is spooled by the validating read. The engine
+    # splits the file into chunks instead (a pass of its own).
+    with BodySpool() if not services.config.uses_engine else nullcontext() as spool:
+        return _validate_and_start_with(record, services, spool)
+
+
+def _validate_and_start_with(
+    record: JobRecord, services: Services, spool: BodySpool | None
+) -> SubmitOutcome:
     config, objects, store, job_id = (
         services.config,
         services.objects,
@@ -131,7 +153,11 @@ def _validate_and_start(record: JobRecord, services: Services) -> SubmitOutcome:
             mapping = input_mapping(objects, key)  # a plain table's sidecar, if any
         except FeedError as exc:
             return _reject_mapping(job_id, key, exc, services)
-        report = validate_feed(objects.open(key, version_id), key, limits=limits, mapping=mapping)
+        copy_to = spool.write if spool else None
+        with objects.open(key, version_id, copy_to=copy_to) as stream:
+            report = validate_feed(stream, key, limits=limits, mapping=mapping)
+            if spool and report.valid:
+                spool.drain(stream)
     except Exception as exc:
         # Recorded, not forgotten: the retried event (or the dispatcher) validates again and
         # the attempt counter bounds the retries; a file that kills its validator (out of
@@ -148,6 +174,7 @@ def _validate_and_start(record: JobRecord, services: Services) -> SubmitOutcome:
         job_id,
         provider=config.provider,
         input_format=report.format,
+        schema_version=report.schema_version,
         total_entities=report.entity_count,
         geocode_entities=report.geocode_count,
         reverse_entities=report.reverse_count,
@@ -168,10 +195,13 @@ def _validate_and_start(record: JobRecord, services: Services) -> SubmitOutcome:
         metrics.add_metric(name="JobsQueued", unit=MetricUnit.Count, value=1)
         logger.info("Job queued", extra={"reason": decision.reason})
         return SubmitOutcome(job_id, jobs.QUEUED, decision.reason or "queued")
-    return start_job(fresh, services, adopt=False)  # the slot is not on the record
+    body = spool.body(report, record.input.size) if spool else None
+    return start_job(fresh, services, adopt=False, body=body)  # the slot is not on the record
 
 
-def start_job(record: JobRecord, services: Services, *, adopt: bool) -> SubmitOutcome:
+def start_job(
+    record: JobRecord, services: Services, *, adopt: bool, body: UploadBody | None = None
+) -> SubmitOutcome:
     """Create the provider job for a validated record (RECEIVED, holding a slot), then run it.
 
     Each step is recorded before the next one, so an invocation that dies anywhere leaves a
@@ -179,6 +209,7 @@ def start_job(record: JobRecord, services: Services, *, adopt: bool) -> SubmitOu
     job id is saved before the execution starts (which is idempotent by name), and the record
     turns PENDING last. With ``adopt``, a provider job whose description is our job id (created
     by an attempt that died before saving its id) is used instead of creating another.
+    ``body``: the upload the validating read spooled (``BodySpool``), sent instead of S3.
     """
     config, store, job_id = services.config, services.store, record.job_id
     bind_job(job_id)
@@ -190,7 +221,7 @@ def start_job(record: JobRecord, services: Services, *, adopt: bool) -> SubmitOu
     provider_job_id = record.provider_job_id
     if provider_job_id is None:
         try:
-            provider_job_id = _create_or_adopt(record, services, adopt=adopt)
+            provider_job_id = _create_or_adopt(record, services, adopt=adopt, body=body)
         except PermanentError as exc:
             # A bad key or a request the service refuses: retrying cannot help.
             services.slots.release(job_id, not_started=True)
@@ -288,7 +319,9 @@ def _ended_while_starting(job_id: str, provider_job_id: str, services: Services)
     return SubmitOutcome(job_id, status, "ended while it was being started")
 
 
-def _create_or_adopt(record: JobRecord, services: Services, *, adopt: bool) -> str:
+def _create_or_adopt(
+    record: JobRecord, services: Services, *, adopt: bool, body: UploadBody | None
+) -> str:
     provider = services.provider_factory()
     found = provider.find_job(record.job_id) if adopt else None
     if found is not None:
@@ -296,7 +329,7 @@ def _create_or_adopt(record: JobRecord, services: Services, *, adopt: bool) -> s
             "Adopting the provider job of an earlier attempt", extra={"provider_job_id": found}
         )
         return found
-    created = provider.create_job(record)
+    created = provider.create_job(record, body=body)
     logger.info("Provider job created", extra={"provider_job_id": created})
     return created
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from geocode_dataflow.client import DataflowJob
+    from geocode_dataflow.client.upload import UploadBody
     from geocode_dataflow.pipeline.jobs import JobRecord
     from geocode_dataflow.pipeline.storage import ObjectStore
     from geocode_dataflow.schema import GeocodeEntity, TableMapping
@@ -51,8 +52,10 @@ class StoredResults:
 class JobProvider(Protocol):
     """The seam between the job lifecycle and whoever runs the job."""
 
-    def create_job(self, record: JobRecord) -> str:
-        """Create the provider job for a validated record; return its id."""
+    def create_job(self, record: JobRecord, body: UploadBody | None = None) -> str:
+        """Create the provider job for a validated record; return its id. ``body``: the file
+        as the submit's validation read it, spooled for upload (``body_spool.BodySpool``), when
+        there is one: a provider that sends the file whole reads it there, not from S3."""
 
     def find_job(self, job_id: str) -> str | None:
         """The provider job an earlier attempt created for ``job_id``, if any."""

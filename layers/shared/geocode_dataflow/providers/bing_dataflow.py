@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from geocode_dataflow.client import DataflowClient, DataflowJob
+from geocode_dataflow.client.upload import UploadBody
 from geocode_dataflow.pipeline.jobs import JobRecord
 from geocode_dataflow.pipeline.observability import logger
 from geocode_dataflow.pipeline.storage import ObjectStore
@@ -73,32 +74,41 @@ def with_response_columns(
     yield spool.take()
 
 
+def _has_response_columns(source: BinaryIO, key: str) -> bool:
+    with source as body, open_feed(body, key) as reader:
+        return any(c in RESPONSE_COLUMNS for c in reader.columns or [])
+
+
 class BingDataflowJobs:
     def __init__(self, client: DataflowClient, objects: ObjectStore) -> None:
         self._client = client
         self._objects = objects
 
-    def create_job(self, record: JobRecord) -> str:
+    def create_job(self, record: JobRecord, body: UploadBody | None = None) -> str:
         # The body is streamed from S3, gunzipped and transcoded to UTF-8 on the way; its
         # description is our job id, which is how a lost create is found again (find_job).
+        # ``body``: the file as the submit's validating read spooled it (S3 is not read again).
         key, version = record.input.key, record.input.version_id
         fmt = str(record.input_format)
+
+        def source() -> BinaryIO:
+            return body.reader() if body is not None else self._objects.open(key, version)
+
+        chunks: Iterator[bytes] | UploadBody
         if fmt in PLAIN_FORMATS:
             # A plain table has no v2.0 form: it is sent as v2.0 csv.
             mapping = input_mapping(self._objects, key)
-            chunks = with_response_columns(self._objects.open(key, version), key, "csv", mapping)
-        elif fmt in TEXT_FORMATS and not self._has_response_columns(key, version):
-            chunks = with_response_columns(self._objects.open(key, version), key, fmt)
+            chunks = with_response_columns(source(), key, "csv", mapping)
+        elif fmt in TEXT_FORMATS and not _has_response_columns(source(), key):
+            chunks = with_response_columns(source(), key, fmt)
+        elif body is not None:
+            chunks = body
         else:
             chunks = utf8_chunks(self._objects.open(key, version), key)
         created = self._client.create_job(
             chunks, result_format(record.input_format), description=record.job_id
         )
         return created.id
-
-    def _has_response_columns(self, key: str, version: str | None) -> bool:
-        with self._objects.open(key, version) as body, open_feed(body, key) as reader:
-            return any(c in RESPONSE_COLUMNS for c in reader.columns or [])
 
     def find_job(self, job_id: str) -> str | None:
         for job in self._client.list_jobs():
