@@ -55,7 +55,9 @@ def test_a_1_0_xml_upload_gets_1_0_xml_with_the_point_second(emulator):
         f'Query="{place}" MaxResults="1"></GeocodeRequest></GeocodeEntity>'
         for i, place in enumerate(["Boston, MA", "Denver, CO"], start=1)
     )
-    body = f'<?xml version="1.0" encoding="utf-8"?><GeocodeFeed xmlns="{NS}">{entities}</GeocodeFeed>'
+    body = (
+        f'<?xml version="1.0" encoding="utf-8"?><GeocodeFeed xmlns="{NS}">{entities}</GeocodeFeed>'
+    )
     job = create(emulator, body.encode(), "xml", "application/xml")
     assert job["status"] == "Completed", job
     from xml.etree import ElementTree
@@ -69,4 +71,6 @@ def test_a_1_0_xml_upload_gets_1_0_xml_with_the_point_second(emulator):
         point = list(response)[1]
         assert point.tag.split("}")[1] in ("RooftopLocation", "InterpolatedLocation")
         assert float(point.get("Latitude")) and float(point.get("Longitude"))
-        assert entity.find(f"{{{NS}}}TraceId") is None and entity.find(f"{{{NS}}}StatusCode") is None
+        assert (
+            entity.find(f"{{{NS}}}TraceId") is None and entity.find(f"{{{NS}}}StatusCode") is None
+        )
