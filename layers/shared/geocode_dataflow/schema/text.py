@@ -379,12 +379,7 @@ class TextFeedWriter:
         surrogates, which UTF-8 cannot encode; no file read here holds one)."""
         cells = col.entity_to_cells(entity)
         row = [cells.get(name, "") if name else "" for name in self._columns]
-        replaced = 0
-        if not all(map(str.isascii, row)):
-            for index, value in enumerate(row):
-                if not value.isascii():
-                    row[index], count = _SURROGATE.subn("\ufffd", value)
-                    replaced += count
+        replaced = replace_surrogates(row)
         self._csv.writerow(row)
         return replaced
 
@@ -392,3 +387,15 @@ class TextFeedWriter:
         self._text.flush()
 
     flush = finish  # text has no closing part
+
+
+def replace_surrogates(row: list[str]) -> int:
+    """Replace lone surrogates (not characters: UTF-8 cannot encode them) in ``row`` by
+    U+FFFD, in place; return how many there were."""
+    replaced = 0
+    if not all(map(str.isascii, row)):
+        for index, value in enumerate(row):
+            if not value.isascii():
+                row[index], count = _SURROGATE.subn("\ufffd", value)
+                replaced += count
+    return replaced

@@ -20,7 +20,7 @@ from typing import BinaryIO
 from geocode_dataflow.schema import columns as col
 from geocode_dataflow.schema.detect import DELIMITERS
 from geocode_dataflow.schema.model import GeocodeEntity, GeocodePoint, GeocodeResponse, Point
-from geocode_dataflow.schema.text import LINE_TERMINATOR, Utf8Writer
+from geocode_dataflow.schema.text import LINE_TERMINATOR, Utf8Writer, replace_surrogates
 
 VERSION = "1.0"
 
@@ -201,12 +201,7 @@ class TextFeedWriter:
 
     def write(self, entity: GeocodeEntity) -> int:
         row = text_row(entity)
-        replaced = 0
-        if not all(map(str.isascii, row)):
-            for index, value in enumerate(row):
-                if not value.isascii():
-                    row[index], count = _SURROGATE.subn("\ufffd", value)
-                    replaced += count
+        replaced = replace_surrogates(row)
         self._csv.writerow(row)
         return replaced
 
@@ -214,9 +209,6 @@ class TextFeedWriter:
         self._text.flush()
 
     flush = finish
-
-
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def losses(entity: GeocodeEntity, *, text: bool) -> list[str]:

@@ -75,14 +75,18 @@ def entity_xml(entity: GeocodeEntity) -> tuple[str, int]:
     return xml, replaced
 
 
-def _entity_markup(entity: GeocodeEntity) -> str:
-    parts = [f"  <GeocodeEntity{_attr('Id', entity.id)}>\n"]
+def _requests_markup(entity: GeocodeEntity, *, v1_names: bool = False) -> list[str]:
+    """The entity's requests as the service echoes them: attributes in its serializer order
+    (§4.5; 1.0's order differs, and 1.0 has no StrictMatch), empty ones dropped, booleans as
+    ``true``, the Address in the version's names (``v1_names``: 1.0)."""
+    parts = []
     reverse = entity.reverse_geocode_request
     if reverse is not None:
+        culture = _attr("Culture", reverse.culture)
+        types = _attr("IncludeEntityTypes", reverse.include_entity_types)
         parts.append(
             "    <ReverseGeocodeRequest"
-            + _attr("Culture", reverse.culture)
-            + _attr("IncludeEntityTypes", reverse.include_entity_types)
+            + (types + culture if v1_names else culture + types)
             + _flag("IncludeNeighborhood", reverse.include_neighborhood)
             + _number("MaxResults", reverse.max_results)
         )
@@ -93,21 +97,29 @@ def _entity_markup(entity: GeocodeEntity) -> str:
         parts.append(f">\n{children}    </ReverseGeocodeRequest>\n" if children else " />\n")
     forward = entity.geocode_request
     if forward is not None:
-        opening = (
-            "    <GeocodeRequest"
-            + _attr("Culture", forward.culture)
-            + _flag("IncludeNeighborhood", forward.include_neighborhood)
-            + _number("MaxResults", forward.max_results)
+        neighborhood = _flag("IncludeNeighborhood", forward.include_neighborhood)
+        query_parse = _flag("IncludeQueryParse", forward.include_query_parse)
+        options = (
+            neighborhood + query_parse + _number("MaxResults", forward.max_results)
             + _attr("Query", forward.query)
-            + _flag("IncludeQueryParse", forward.include_query_parse)
+            if v1_names
+            else neighborhood + _number("MaxResults", forward.max_results)
+            + _attr("Query", forward.query) + query_parse
             + _flag("StrictMatch", forward.strict_match)
-        )
-        children = _address_element(forward.address, "      ") + _confidence(
+        )  # fmt: skip
+        opening = "    <GeocodeRequest" + _attr("Culture", forward.culture) + options
+        address = _v1_address if v1_names else _address_element
+        children = address(forward.address, "      ") + _confidence(
             forward.min_confidence, "      "
         )
         parts.append(
             f"{opening}>\n{children}    </GeocodeRequest>\n" if children else f"{opening} />\n"
         )
+    return parts
+
+
+def _entity_markup(entity: GeocodeEntity) -> str:
+    parts = [f"  <GeocodeEntity{_attr('Id', entity.id)}>\n", *_requests_markup(entity)]
     for response in entity.responses:
         parts.append(
             "    <GeocodeResponse"
@@ -175,37 +187,10 @@ def _v1_entity_markup(entity: GeocodeEntity) -> str:
     """A 1.0 ``<GeocodeEntity>``: requests echoed, then one ``GeocodeResponse`` per result
     carrying the entity's status (Address first, the point element second: the Power BI
     client reads the point by position), or a bare one with the status when there is none."""
-    parts = [f"  <GeocodeEntity{_attr('Id', entity.id)}>\n"]
-    reverse = entity.reverse_geocode_request
-    if reverse is not None:
-        parts.append(
-            "    <ReverseGeocodeRequest"
-            + _attr("IncludeEntityTypes", reverse.include_entity_types)
-            + _attr("Culture", reverse.culture)
-            + _flag("IncludeNeighborhood", reverse.include_neighborhood)
-            + _number("MaxResults", reverse.max_results)
-        )
-        location = _attr("Latitude", reverse.latitude) + _attr("Longitude", reverse.longitude)
-        children = (f"      <Location{location} />\n" if location else "") + _confidence(
-            reverse.min_confidence, "      "
-        )
-        parts.append(f">\n{children}    </ReverseGeocodeRequest>\n" if children else " />\n")
-    forward = entity.geocode_request
-    if forward is not None:
-        opening = (
-            "    <GeocodeRequest"
-            + _attr("Culture", forward.culture)
-            + _flag("IncludeNeighborhood", forward.include_neighborhood)
-            + _flag("IncludeQueryParse", forward.include_query_parse)
-            + _number("MaxResults", forward.max_results)
-            + _attr("Query", forward.query)
-        )
-        children = _v1_address(forward.address, "      ") + _confidence(
-            forward.min_confidence, "      "
-        )
-        parts.append(
-            f"{opening}>\n{children}    </GeocodeRequest>\n" if children else f"{opening} />\n"
-        )
+    parts = [
+        f"  <GeocodeEntity{_attr('Id', entity.id)}>\n",
+        *_requests_markup(entity, v1_names=True),
+    ]
     status = _attr("StatusCode", entity.status_code) + _attr("FaultReason", entity.fault_reason)
     for response in entity.responses:
         parts.append(
