@@ -63,7 +63,7 @@ def test_local_run_of_a_seven_entity_feed_writes_both_sets_and_a_matching_job_js
 
 def test_local_run_of_an_invalid_file_writes_the_rejection_report(tmp_path):
     source = tmp_path / "bad.csv"
-    source.write_text("Bing Spatial Data Services, 1.0\nId,GeocodeRequest/Query\n1,Paris\n")
+    source.write_text("Bing Spatial Data Services, 3.0\nId,GeocodeRequest/Query\n1,Paris\n")
     out = tmp_path / "out"
 
     code = main(["local", "run", str(source), "--out", str(out), "--processing-seconds", "0"])
