@@ -302,9 +302,7 @@ class ResultSet:
                     for entity in feed:
                         yield entity.id or "", Outcome.of(entity)
             except FeedError as exc:
-                raise InvalidFeedError(
-                    f"{path}: not a readable Data Schema v2.0 file: {exc}"
-                ) from exc
+                raise InvalidFeedError(f"{path}: not a readable Data Schema file: {exc}") from exc
             except OSError as exc:
                 raise InvalidFeedError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
 

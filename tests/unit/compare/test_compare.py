@@ -243,8 +243,10 @@ def two_succeeded_sets(folder: Path) -> Path:
     return folder
 
 
-def a_version_1_file(folder: Path) -> Path:
-    (folder / "failed.csv").write_text("1,en-US,,Paris\n1,en-US,,Lyon\n")  # 1.0: no header
+def a_version_3_file(folder: Path) -> Path:
+    (folder / "failed.csv").write_text(
+        "Bing Spatial Data Services, 3.0\nId\n1\n"
+    )  # no such version
     return folder
 
 
@@ -254,7 +256,7 @@ def a_version_1_file(folder: Path) -> Path:
         (lambda folder: folder / "nowhere", "nowhere: no such file or folder"),
         (lambda folder: folder, "no succeeded.* or failed.* result set"),
         (two_succeeded_sets, "more than one succeeded result set (succeeded.csv, succeeded.xml)"),
-        (a_version_1_file, "failed.csv: not a readable Data Schema v2.0 file"),
+        (a_version_3_file, "failed.csv: not a readable Data Schema file"),
     ],
 )
 def test_compare_unreadable_sides_raise_invalid_feed_naming_the_file(tmp_path, setup, message):
