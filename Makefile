@@ -54,7 +54,8 @@ $(VENV)/.installed-local: pyproject.toml
 	@echo "Installing the project and the local run ([local] extra) into $(VENV) ..."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[local]"
+	@# Not quiet: pip's lines and progress bars show where a first run is.
+	$(PY) -m pip install --progress-bar on -e ".[local]"
 	touch $@
 
 $(SAM_VENV)/.installed:
