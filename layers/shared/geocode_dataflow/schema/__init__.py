@@ -1,4 +1,5 @@
-"""Data Schema v2.0 of the Geocode Dataflow API: streaming readers, writers and validation.
+"""Data Schema v2.0 (and 1.0, ``schema.v1``) of the Geocode Dataflow API: streaming readers,
+writers and validation.
 
 Four formats (xml, csv, tab, pipe) plus plain tables (``schema.plain``: csv/tsv/xlsx with the
 user's own header, format ``table`` / ``xlsx``), read from UTF-8/UTF-16 and optionally gzip, in constant
