@@ -153,6 +153,10 @@ def iter_entities(
     exact = not holes  # a row exactly `width` wide is all named cells
     id_index = names.index(col.ID)
     run = PlainRun()
+    add_line, add_id, add_kind = run.lines.append, run.ids.append, run.kinds.append
+    run_size = PlainRun.SIZE
+    # Rows the screen looks at: exactly as wide as the header's named columns, none missing.
+    screened_width = width if plans is not None and exact else -1
     try:
         while True:
             row_chars = 0
@@ -175,20 +179,25 @@ def iter_entities(
                     line=line,
                 )
             row_line, line = line, first_line + reader.line_num
-            if plans is not None and exact and count == width:
+            if count == screened_width:
                 # The validator's way: the row's shape and a few of its values (schema.screen);
                 # the entity is built only when the screen cannot vouch for it.
                 filled = tuple(map(bool, row))
-                plan = plans.get(filled, _UNPLANNED)
+                plan = plans.get(filled, _UNPLANNED)  # type: ignore[union-attr]
                 if plan is _UNPLANNED:
                     plan = rows.plan(filled)  # type: ignore[union-attr]
                 if plan is not None and plan.passes(row):
-                    run.lines.append(row_line)
-                    run.ids.append(row[id_index].strip())
-                    run.kinds.append(plan.kind)
-                    if len(run.ids) == PlainRun.SIZE:
+                    add_line(row_line)
+                    add_id(row[id_index].strip())
+                    add_kind(plan.kind)
+                    if len(run.ids) == run_size:
                         yield run
                         run = PlainRun()
+                        add_line, add_id, add_kind = (
+                            run.lines.append,
+                            run.ids.append,
+                            run.kinds.append,
+                        )
                     continue
             cells: dict[str, str] = {}
             for index, name in named:
