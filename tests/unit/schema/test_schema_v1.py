@@ -229,3 +229,45 @@ def test_the_cli_validates_and_converts_a_1_0_file(tmp_path, capsys):
     assert main(["convert", str(source), "--to", "csv", "-o", str(target)]) == 0
     report = validate_feed(target)
     assert report.valid and report.schema_version == "2.0" and report.entity_count == 2
+
+
+def test_spreadsheet_exports_are_tables_not_1_0():
+    padded = (
+        "Store,Address,City,State,Zip"
+        + "," * 26
+        + "\nS1,1 Main St,Springfield,IL,62701"
+        + "," * 26
+        + "\n"
+    )
+    with open_feed(io.BytesIO(padded.encode()), "t.csv") as reader:
+        assert reader.schema_version != "1.0" and reader.table is not None
+    for unmappable in ("Name,Age,Notes\nBob,33,hi\n", "Name,,Notes\nBob,,hi\n"):
+        report = validate_feed(io.BytesIO(unmappable.encode()), "t.csv")
+        assert not report.valid and report.schema_version != "1.0"
+        assert report.errors[0].code in ("unmapped-table", "wrong-version"), report.to_text()
+
+
+def test_a_1_0_version_line_then_a_header_row_keeps_the_rows_delimiter():
+    rows = (
+        "Bing Spatial Data Services, 1.0\nId|Culture\n"
+        + row(f0="1", f1="en-US", f2="1 Main St, Redmond")
+        + "\n"
+    )
+    reader, (entity,) = entities(rows, "t.txt")
+    assert (reader.format, entity.id, entity.geocode_request.query) == (
+        "pipe",
+        "1",
+        "1 Main St, Redmond",
+    )
+
+
+def test_a_1_0_response_without_a_display_name_keeps_its_address_and_point():
+    data = (
+        f'<GeocodeFeed xmlns="{NS}"><GeocodeEntity Id="a"><GeocodeRequest Query="Paris"/>'
+        '<GeocodeResponse StatusCode="Success"><Address Locality="Paris"/>'
+        '<RooftopLocation Latitude="48.85" Longitude="2.35"/></GeocodeResponse></GeocodeEntity></GeocodeFeed>'
+    )
+    _, (entity,) = entities(data, "out.xml")
+    (response,) = entity.responses
+    assert response.address.locality == "Paris" and response.point.latitude == "48.85"
+    assert entity.status_code == "Success"

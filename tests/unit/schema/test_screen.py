@@ -22,7 +22,7 @@ from geocode_dataflow.schema.screen import PlainRun
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-WORDS = ["", " ", "\t", "\xa0", "Main St", " Seaview ", "a-b", "=1+2", " =x", "@home", "+44 20",
+WORDS = ["", " ", "  -x", " =y", "\t", "\xa0", "Main St", " Seaview ", "a-b", "=1+2", " =x", "@home", "+44 20",
          "-5", "98052-1234", "x\ny", "Köln", "東京"]  # fmt: skip
 NUMBERS = ["47.6", "-122.3", " 47.6", "47.6 ", "91", "-181", "1e999", "1_0", "nan", "٤٧", "",
            "+.5", "4.76e1"]  # fmt: skip
@@ -196,3 +196,17 @@ def test_plain_entities_are_screened_not_built():
     assert all(type(item) is PlainRun for item in items)
     assert sum(len(item.ids) for item in items) == 3000
     assert items[0].ids[:2] == ["E0", "E1"] and items[0].lines[:2] == [3, 4]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    ['3,"  -foo"\n', '4," "\n', '" ",a\n" ",b\n', '" "," "\n'],
+    ids=["spaced-formula", "spaces-only-query", "spaces-only-ids", "spaces-only-row"],
+)
+def test_quoted_cells_with_leading_spaces_are_checked_in_full(rows):
+    data = f"Bing Spatial Data Services, 2.0\nId,GeocodeRequest/Query\n{rows}".encode()
+    report = validate_feed(io.BytesIO(data), "f.csv")
+    warnings, errors, failing, count = reference(data, "f.csv")
+    assert Counter((i.code, i.line) for i in report.warnings) == warnings
+    assert Counter((i.code, i.line) for i in report.errors) == errors
+    assert (report.invalid_entity_count, report.entity_count) == (failing, count)

@@ -111,8 +111,8 @@ def check_text_version(first_line: str) -> str:
             hint = " The file starts with the header line: add the version line above it."
         elif shown.strip():
             hint = (
-                " Without it the service reads the file as Data Schema 1.0 (31 positional "
-                "columns, no header), a different schema."
+                " Nor is it Data Schema 1.0 (31 fields by position, no header) or a table "
+                "whose column names could be recognised."
             )
         raise FeedError(
             "wrong-version",

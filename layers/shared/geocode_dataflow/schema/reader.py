@@ -393,9 +393,10 @@ def _open(
     if check_text_version(first) == v1.VERSION:
         # A version line saying 1.0: rows by position follow (a header row may, and is skipped).
         row = text.readline(_PROLOGUE_LIMIT)
-        header = v1.is_header_row(row.split(DELIMITERS[v1.delimiter_format(row, by_name)]))
+        fmt = explicit or v1.delimiter_format(row, by_name)  # from the row, header or not
+        header = v1.is_header_row(row.split(DELIMITERS[fmt]))
         return _open_v1(
-            decoded, "" if header else row, 3 if header else 2, explicit, by_name, on_issue,
+            decoded, "" if header else row, 3 if header else 2, fmt, by_name, on_issue,
             max_elements,
         )  # fmt: skip
     header_line = text.readline(_PROLOGUE_LIMIT)
@@ -428,7 +429,7 @@ def _v1_first_line(first: str, explicit: str | None, by_name: str | None) -> str
     kind = v1.first_line_kind(first, explicit or by_name)
     if kind is None and explicit is not None:
         cells = first.rstrip("\r\n").split(DELIMITERS[explicit])
-        if v1.looks_like_record(cells):
+        if v1.looks_like_record(cells, "|"):  # the format given: no table can be meant
             return "row"
     return kind
 
@@ -473,7 +474,7 @@ def _open_table(
         chosen = choose_mapping(header, mapping)
     except FeedError as exc:
         if exc.code == "unmapped-table" and mapping is None:
-            if v1.looks_like_record(header):
+            if v1.looks_like_record(header, delimiter):
                 # Not a header at all: a Data Schema 1.0 file (no version line, 31 fields by
                 # position), whose first line is its first entity.
                 return _open_v1(decoded, first, 1, None, by_name, on_issue, max_elements)

@@ -108,9 +108,9 @@ def _plain_values(values: list[str], culture: str | None) -> bool:
     return "-" not in joined or _FORMULA_START.search("\n".join(values)) is None
 
 
-# Text rows are screened as the csv module returns them (leading spaces already skipped), the
-# cells joined once. A row with a character that is not printable (NUL, a tab, a line end in a
-# quoted cell, a no-break space: every whitespace but the space is one) is turned away, so in
+# Text rows are screened as the csv module returns them, the cells joined once. A row with a
+# character that is not printable (NUL, a tab, a line end in a quoted cell, a no-break space:
+# every whitespace but the space is one) or a cell starting with a space is turned away, so in
 # every other row a cell is empty exactly when it is empty once trimmed, and starts as it does
 # once trimmed. In request rows, any '=', '+' or '@', or a cell starting with '-', is left to
 # check_entity (formula-injection); reverse rows look at the cells that matter, since their
@@ -144,7 +144,9 @@ class RowPlan:
     def passes(self, row: Sequence[str]) -> bool:
         """``row``: the cells as the csv module returned them, exactly as wide as the header."""
         joined = "|".join(row)
-        if not joined.isprintable():
+        # A quoted cell keeps its leading spaces (skipinitialspace skips them only outside
+        # quotes): such a cell, or one of spaces only, is not as it is once trimmed.
+        if not joined.isprintable() or "| " in joined or joined.startswith(" "):
             return False
         if self.kind == "geocode":
             if (

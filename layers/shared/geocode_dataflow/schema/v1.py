@@ -56,7 +56,8 @@ assert len(FIELDS) == 31  # noqa: S101 - the schema's count
 ADDRESS_RENAMES = {"District": "AdminDistrict2"}
 # The first cell of a header row some 1.0 writers add (the toolkit skips one).
 _HEADER_IDS = ("id", "geocodeentity/@id")
-_CULTURE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
+# A culture as 1.0 rows carry it (en-US, de-de); a bare "fr" is also a header's word.
+_CULTURE = re.compile(r"[A-Za-z]{2,3}[-_][A-Za-z0-9]{2,8}")
 
 # Calculation methods of the 1.0 point elements, both ways.
 _ROOFTOP_METHODS = ("Rooftop", "ParcelCentroid")
@@ -68,13 +69,24 @@ def is_header_row(cells: Sequence[str]) -> bool:
     return bool(cells) and cells[0].strip().lower() in _HEADER_IDS
 
 
-def looks_like_record(cells: Sequence[str]) -> bool:
-    """Whether the first row of a text file without a version line is 1.0 data, not the header
-    of a plain table: all 31 fields (or more, the samples pad), or a short row whose second
-    field is empty or a culture (``0||Main St``: Id, no culture, query)."""
-    if len(cells) >= len(FIELDS):
-        return True
-    return len(cells) >= 3 and (not cells[1].strip() or _CULTURE.fullmatch(cells[1].strip()))
+def _second_field_is_culture(cells: Sequence[str]) -> bool:
+    """1.0 rows have a culture or nothing second; a table's header has a column name."""
+    second = cells[1].strip() if len(cells) > 1 else ""
+    return not second or _CULTURE.fullmatch(second) is not None
+
+
+def looks_like_record(cells: Sequence[str], delimiter: str) -> bool:
+    """Whether the first row of a text file without a version line, which no plain table's
+    mapping could use, is 1.0 data: a short pipe row whose second field is empty or a culture
+    (``0||Main St``: Id, no culture, query, as the Perl client sends). Only pipe: a comma or
+    tab header such as ``Name,,Notes`` is a table's that maps to nothing, and is refused."""
+    return (
+        delimiter == "|"
+        and 3 <= len(cells) <= _MAX_FIELDS
+        and bool(cells[0].strip())
+        and _second_field_is_culture(cells)
+        and bool(cells[2].strip())
+    )
 
 
 # The samples pad rows with a few empty fields beyond the 31.
@@ -92,12 +104,14 @@ def first_line_kind(line: str, by_name: str | None) -> str | None:
         cells = next(csv.reader([line.rstrip("\r\n")], delimiter=DELIMITERS[fmt]))
     except (csv.Error, StopIteration):
         return None
-    if is_header_row(cells) and cells[0].strip().lower() != "id":
-        return "header"
+    whole = len(FIELDS) <= len(cells) <= _MAX_FIELDS
+    if is_header_row(cells) and (cells[0].strip().lower() != "id" or whole):
+        return "header"  # "Id,..." short is a v2.0 header without its version line
     if (
-        len(FIELDS) <= len(cells) <= _MAX_FIELDS
+        whole
         and bool(cells[0].strip())
         and not is_header_row(cells)
+        and _second_field_is_culture(cells)
         and not all(cell.strip() for cell in cells[1 : len(FIELDS)])
     ):
         return "row"

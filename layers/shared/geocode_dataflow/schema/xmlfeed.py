@@ -102,6 +102,7 @@ _ONCE_IN_ENTITY = frozenset({"GeocodeRequest", "ReverseGeocodeRequest", *_TEXT_E
 # and the attributes of its GeocodeResponse.
 _V1_ENTITY_CHILDREN = frozenset({"GeocodeRequest", "ReverseGeocodeRequest"})
 _V1_STATUS_ATTRS = frozenset({"StatusCode", "FaultReason"})
+_NOTHING = GeocodeResponse()
 _V1_RESPONSE_ATTRS = frozenset({"DisplayName", "EntityType", "Confidence", *_V1_STATUS_ATTRS})
 _INTEGER = re.compile(r"[+-]?[0-9]+")  # xs:integer's lexical form: ASCII digits only
 _MAX_RESULTS_DIGITS = 4  # beyond, int() may refuse the digits, and 1..20 is far anyway
@@ -582,18 +583,16 @@ class _EntityBuilder:
         if entity.status_code is None:
             entity.status_code = _value(attrib, "StatusCode")
             entity.fault_reason = _value(attrib, "FaultReason")
-        if attrib.keys() <= _V1_STATUS_ATTRS:
-            # A bare status (a failed entity, or a match-less one): no response.
-            self._response = GeocodeResponse()
-        else:
-            self._response = GeocodeResponse(
-                name=_value(attrib, "DisplayName"),
-                entity_type=_value(attrib, "EntityType"),
-                confidence=_value(attrib, "Confidence"),
-            )
-            if not entity.responses:
-                entity.responses = []
-            entity.responses.append(self._response)
+        # A response that turns out to hold nothing but the status (a failed entity's, or a
+        # match-less one) is taken back when it ends (``end``).
+        self._response = GeocodeResponse(
+            name=_value(attrib, "DisplayName"),
+            entity_type=_value(attrib, "EntityType"),
+            confidence=_value(attrib, "Confidence"),
+        )
+        if not entity.responses:
+            entity.responses = []
+        entity.responses.append(self._response)
         self._open_child = local
         self._parent_seen.clear()
 
@@ -656,6 +655,8 @@ class _EntityBuilder:
             self._end_entity(entity)
         elif depth == 2 and entity is not None:
             if local == self._open_child:
+                if self.v1 and self._response == _NOTHING:  # a 1.0 status alone
+                    entity.responses.remove(self._response)  # type: ignore[union-attr]
                 self._open_child = self._response = None
             elif self._text is not None:
                 self.collect_text(None)
