@@ -210,3 +210,18 @@ def test_quoted_cells_with_leading_spaces_are_checked_in_full(rows):
     assert Counter((i.code, i.line) for i in report.warnings) == warnings
     assert Counter((i.code, i.line) for i in report.errors) == errors
     assert (report.invalid_entity_count, report.entity_count) == (failing, count)
+
+
+@pytest.mark.parametrize(("make", "name"), [(xml_file, "f.xml"), (csv_file, "f.csv")])
+def test_plain_runs_around_entities_the_screen_turns_away_are_all_counted(make, name):
+    plain = {"Id": None, "forward": {"Culture": "en-US", "Query": "Main St", "MaxResults": None,
+             "StrictMatch": None, "address": None, "confidence": None}, "reverse": None}  # fmt: skip
+    odd = {**plain, "forward": {**plain["forward"], "Query": "=1+2"}}
+    items = [{**(odd if i % 700 == 3 else plain), "Id": f"e{i}"} for i in range(3000)]
+    items.append({**plain, "Id": "e5"})  # a duplicate after several runs
+    data = make(items)
+    report = validate_feed(io.BytesIO(data), name)
+    warnings, errors, failing, count = reference(data, name)
+    assert report.entity_count == count == 3001
+    assert Counter((i.code, i.line) for i in report.errors) == errors
+    assert report.warning_count == sum(warnings.values())

@@ -153,8 +153,6 @@ def iter_entities(
     exact = not holes  # a row exactly `width` wide is all named cells
     id_index = names.index(col.ID)
     run = PlainRun()
-    add_line, add_id, add_kind = run.lines.append, run.ids.append, run.kinds.append
-    run_size = PlainRun.SIZE
     # Rows the screen looks at: exactly as wide as the header's named columns, none missing.
     screened_width = width if plans is not None and exact else -1
     try:
@@ -187,17 +185,12 @@ def iter_entities(
                 if plan is _UNPLANNED:
                     plan = rows.plan(filled)  # type: ignore[union-attr]
                 if plan is not None and plan.passes(row):
-                    add_line(row_line)
-                    add_id(row[id_index].strip())
-                    add_kind(plan.kind)
-                    if len(run.ids) == run_size:
+                    run.lines.append(row_line)
+                    run.ids.append(row[id_index].strip())
+                    run.kinds.append(plan.kind)
+                    if len(run.ids) == PlainRun.SIZE:
                         yield run
                         run = PlainRun()
-                        add_line, add_id, add_kind = (
-                            run.lines.append,
-                            run.ids.append,
-                            run.kinds.append,
-                        )
                     continue
             cells: dict[str, str] = {}
             for index, name in named:
