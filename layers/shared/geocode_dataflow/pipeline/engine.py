@@ -248,14 +248,7 @@ class EngineJobs:
                     batch = []
         if batch or not items:
             items.append(self._write_chunk(layout, len(items), batch))
-        # The input's Data Schema version, known once it is read (an XML feed's root element).
-        version = reader.schema_version if reader.table is None else None
-        manifest = {
-            **layout_doc,
-            "schema_version": version,
-            "chunks": len(items),
-            "chunk_entities": size,
-        }
+        manifest = {**layout_doc, "chunks": len(items), "chunk_entities": size}
         self._objects.put_json(layout.manifest, manifest)
         self._objects.put_json(layout.items, items)
         return items
@@ -334,7 +327,9 @@ class EngineJobs:
             key = result_key(folder, which, result_format(fmt))
             entities = self._entities(pieces, succeeded=which == "succeeded")
             size = self._objects.put_stream(
-                key, render(entities, manifest), CONTENT_TYPES.get(fmt, "text/plain")
+                key,
+                render(entities, manifest, record.output_version),
+                CONTENT_TYPES.get(fmt, "text/plain"),
             )
             outputs[which] = self._objects.uri(key)
             logger.info(
@@ -372,10 +367,12 @@ def _of_set(entities: list[GeocodeEntity], succeeded: bool) -> Iterator[GeocodeE
     return (e for e in entities if (e.status_code == "Success") == succeeded)
 
 
-def render(entities: Iterable[GeocodeEntity], manifest: dict[str, Any]) -> Iterator[bytes]:
-    """A result set in the input's format as a stream of bytes (text keeps the input's version
-    line, header and columns, as the service's results do). A plain table's sets are v2.0 csv
-    of the columns its mapping fills plus the response columns."""
+def render(
+    entities: Iterable[GeocodeEntity], manifest: dict[str, Any], version: str = "2.0"
+) -> Iterator[bytes]:
+    """A result set in the input's format and Data Schema ``version`` as a stream of bytes
+    (text keeps the input's version line, header and columns, as the service's results do). A
+    plain table's sets are v2.0 csv of the columns its mapping fills plus the response columns."""
     sink = io.BytesIO()
     fmt = manifest["format"]
     layout: dict[str, Any]
@@ -391,7 +388,7 @@ def render(entities: Iterable[GeocodeEntity], manifest: dict[str, Any]) -> Itera
     else:
         layout = {}
     # Results in the input's Data Schema version (1.0 in, 1.0 out, as from the service).
-    layout["version"] = manifest.get("schema_version") or "2.0"
+    layout["version"] = version
     writer = FeedWriter(sink, result_format(fmt), **layout)
     for entity in entities:
         writer.write(entity)

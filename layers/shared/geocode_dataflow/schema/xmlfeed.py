@@ -201,7 +201,6 @@ class _EntityBuilder:
         self.on_version: Callable[[str], None] = lambda version: None
         self.namespace: str | None = None
         self.root_seen = False
-        self.line: Callable[[], int] = lambda: 0  # set by XmlFeedParser to expat's current line
         self.expat: Any = None  # set by XmlFeedParser: where the parser is, read in hot paths
         # Set by XmlFeedParser: installs (or, with None, removes) the character-data handler.
         self.collect_text: Callable[[Callable[[str], None] | None], None] = lambda handler: None
@@ -219,6 +218,10 @@ class _EntityBuilder:
         self._response: GeocodeResponse | None = None
         self._text: list[str] | None = None
         self._text_chars = 0
+
+    def line(self) -> int:
+        """expat's current line."""
+        return self.expat.CurrentLineNumber if self.expat is not None else 0
 
     # -- reporting -------------------------------------------------------------------------
     def _issue(self, code: str, message: str, *, is_error: bool) -> None:
@@ -597,34 +600,31 @@ class _EntityBuilder:
         self._parent_seen.clear()
 
     def _start_v1_response_child(self, local: str, attrib: dict[str, str], seen: set[str]) -> bool:
+        """A 1.0 response's child: its points as 1.0 writes them; Address (``District``
+        renamed) and QueryParseValue as in 2.0."""
+        if local in ("Address", "QueryParseValue"):
+            if local == "Address":
+                attrib = _v1_address_attrs(attrib)
+            return self._start_response_child(local, attrib, seen)
+        if local not in ("RooftopLocation", "InterpolatedLocation"):
+            return False
         response = self._response
         assert response is not None  # noqa: S101 - the open child is a GeocodeResponse
-        if local == "Address":
-            seen.add(local)
-            response.address = self._address(_v1_address_attrs(attrib))
-        elif local in ("RooftopLocation", "InterpolatedLocation"):
-            seen.add(local)
-            self._unknown_attrs(local, attrib, _LOCATION_ATTRS)
-            both = self._required(local, attrib, ("Latitude", "Longitude"))
-            if both is None:
-                return True
-            points = response.geocode_points
-            if local == "RooftopLocation":
-                points.insert(0, v1.rooftop(*both))
-                if points[1:]:  # the interpolated point came first: it is the route one now
-                    points[1].usage_types = "Route"
-                response.point = Point(*both)
-            else:
-                points.append(v1.interpolated(*both, route=bool(points)))
-                if response.point is None:
-                    response.point = Point(*both)
-        elif local == "QueryParseValue":
-            self._unknown_attrs(local, attrib, _PARSE_VALUE_ATTRS)
-            pair = self._required(local, attrib, ("Property", "Value"))
-            if pair is not None:
-                response.query_parse_values.append(QueryParseValue(*pair))
+        seen.add(local)
+        self._unknown_attrs(local, attrib, _LOCATION_ATTRS)
+        both = self._required(local, attrib, ("Latitude", "Longitude"))
+        if both is None:
+            return True
+        points = response.geocode_points
+        if local == "RooftopLocation":
+            points.insert(0, v1.rooftop(*both))
+            if points[1:]:  # the interpolated point came first: it is the route one now
+                points[1].usage_types = "Route"
+            response.point = Point(*both)
         else:
-            return False
+            points.append(v1.interpolated(*both, route=bool(points)))
+            if response.point is None:
+                response.point = Point(*both)
         return True
 
     def _unknown_element(self, local: str) -> None:
@@ -841,7 +841,6 @@ class XmlFeedParser:
             expat.CharacterDataHandler = handler
 
         self.builder.collect_text = collect_text
-        self.builder.line = lambda: expat.CurrentLineNumber
         self.builder.expat = expat
 
     def feed(self, text: str) -> list[GeocodeEntity]:
