@@ -20,7 +20,6 @@ from geocode_dataflow.cli.common import (
     positive_float,
 )
 from geocode_dataflow.pipeline import jobs
-from geocode_dataflow.pipeline.backup import DataSourceRef, start_backup
 from geocode_dataflow.pipeline.jobs import JobStore
 
 BACKUP_OUTPUT = "DataSourceBackupStateMachineArn"
@@ -44,8 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_datasource_backup(args: argparse.Namespace) -> int:
-    # stack.py imports this module: its helpers are imported when the command runs.
+    # stack.py imports this module: its helpers are imported when the command runs, and so
+    # is the pipeline's backup module (with Powertools and X-Ray), which no other command needs.
     from geocode_dataflow.cli.stack import DeployedStack, _ended, aws_errors, describe_record
+    from geocode_dataflow.pipeline.backup import DataSourceRef, start_backup
 
     try:
         source = DataSourceRef(args.access_id, args.name, args.version)
