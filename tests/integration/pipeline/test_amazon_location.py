@@ -154,9 +154,12 @@ def test_the_engine_runs_many_chunks_and_the_poll_loop_sees_them(pipeline):
 
 @pytest.fixture(scope="module")
 def paced():
-    """A pipeline paced at 20 requests per second against an account limited to 20."""
+    """A pipeline paced at 19 requests per second against an account limited to 20: the
+    limiter's own 5 % margin and one more request of headroom, so that a send delayed by this
+    shared 2-core machine (tens of ms, now and then) is not counted as a burst by the
+    emulator's sliding second."""
     with LocalPipeline(
-        options(requests_per_second=20, location_options={"rate_limit": 20})
+        options(requests_per_second=19, location_options={"rate_limit": 20})
     ) as local:
         yield local
 
