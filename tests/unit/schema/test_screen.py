@@ -225,3 +225,71 @@ def test_plain_runs_around_entities_the_screen_turns_away_are_all_counted(make, 
     assert report.entity_count == count == 3001
     assert Counter((i.code, i.line) for i in report.errors) == errors
     assert report.warning_count == sum(warnings.values())
+
+
+REQUEST_COLUMNS = [c for c in TEXT_COLUMNS if not c.startswith("GeocodeResponse/") and c != "Id"]
+
+
+def csv_file_with(columns: list[str], items: list[dict]) -> bytes:
+    """``csv_file`` with only some columns (the Id first): cells of other columns are lost."""
+    header = ["Id", *columns]
+    rows = list(csv.reader(io.StringIO(csv_file(items).decode().split("\r\n", 1)[1])))
+    names = rows[0]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    out.write("Bing Spatial Data Services, 2.0\r\n")
+    writer.writerow(header)
+    for row in rows[1:]:
+        cells = dict(zip(names, row, strict=True))
+        writer.writerow([cells[name] for name in header])
+    return out.getvalue().encode()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    columns=st.lists(st.sampled_from(REQUEST_COLUMNS), unique=True, max_size=8),
+    items=st.lists(entity, min_size=1, max_size=12),
+    batch=st.sampled_from([1, 3, PlainRun.SIZE]),
+)
+def test_rows_under_any_header_are_screened_in_batches_as_checking_every_row_says(
+    columns, items, batch
+):
+    """Headers of some request columns (a lone Latitude, no address, StrictMatch...), rows
+    screened a few at a time or all at once: the report of checking every row."""
+    data = csv_file_with(columns, items)
+    size = PlainRun.SIZE
+    PlainRun.SIZE = batch
+    try:
+        report = validate_feed(io.BytesIO(data), "f.csv")
+    finally:
+        PlainRun.SIZE = size
+    warnings, errors, failing, count = reference(data, "f.csv")
+    assert (
+        Counter((i.code, i.line) for i in report.warnings for _ in range(i.count or 1)) == warnings
+    )
+    assert Counter((i.code, i.line) for i in report.errors) == errors
+    assert (report.invalid_entity_count, report.entity_count) == (failing, count)
+
+
+@pytest.mark.parametrize(
+    ("header", "row"),
+    [
+        ("GeocodeRequest/Query,ReverseGeocodeRequest/Location/Latitude", "Main St,47.6"),
+        ("GeocodeRequest/Query,ReverseGeocodeRequest/Location/Longitude", "Main St,-122.3"),
+        ("GeocodeRequest/Query,ReverseGeocodeRequest/IncludeEntityTypes", "Main St,Address"),
+        ("ReverseGeocodeRequest/Location/Latitude,ReverseGeocodeRequest/Location/Longitude",
+         "47.6,-122.3"),
+        ("GeocodeRequest/Culture,ReverseGeocodeRequest/Location/Latitude", "en-US,47.6"),
+    ],
+    ids=["query-and-lone-latitude", "query-and-lone-longitude", "query-and-entity-types",
+         "coordinates-only", "culture-and-lone-latitude"],
+)  # fmt: skip
+def test_a_batch_of_rows_with_both_or_half_requests_is_checked_as_each_row_is(header, row):
+    rows = "".join(f"e{i},{row}\r\n" for i in range(5))
+    data = f"Bing Spatial Data Services, 2.0\r\nId,{header}\r\n{rows}".encode()
+    report = validate_feed(io.BytesIO(data), "f.csv")
+    warnings, errors, failing, count = reference(data, "f.csv")
+    assert Counter((i.code, i.line) for i in report.warnings for _ in range(i.count or 1)) == (
+        warnings
+    )
+    assert (report.invalid_entity_count, report.entity_count) == (failing, count)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Sequence
+from itertools import chain, compress, repeat
 from typing import Any
 
 from geocode_dataflow.schema import columns as col
@@ -173,18 +174,136 @@ def _cells(indexes: list[int]) -> Any:
 
 
 _PLAN_CACHE = 1024
+_UNPLANNED: Any = object()
+_KINDS = ("geocode", "reverse")  # by ``reverse``, a bool
+# Coordinates most files write (decimal degrees, no exponent, no sign but '-'), within bounds:
+# a subset of what ``is_coordinate`` accepts, matched over a whole batch at once. A batch
+# whose coordinates do not all match is checked value by value.
+_LATITUDE = r"-?(?:[0-8]?[0-9](?:\.[0-9]+)?|90(?:\.0+)?)"
+_LONGITUDE = r"-?(?:(?:1[0-7][0-9]|[0-9]?[0-9])(?:\.[0-9]+)?|180(?:\.0+)?)"
+_LATITUDES = re.compile(rf"(?:{_LATITUDE}\n)*{_LATITUDE}")
+_LONGITUDES = re.compile(rf"(?:{_LONGITUDE}\n)*{_LONGITUDE}")
+
+
+_CONTROL_BYTES = bytes(range(32)) + b"\x7f"
+
+
+def _printable(text: str) -> bool:
+    """``text.isprintable()``, three times as fast for ASCII text (the usual case)."""
+    if text.isascii():
+        return len(text.encode("ascii").translate(None, _CONTROL_BYTES)) == len(text)
+    return text.isprintable()
+
+
+def _coordinates(values: list[str], pattern: re.Pattern[str], bound: float) -> bool:
+    return pattern.fullmatch("\n".join(values)) is not None or all(
+        map(is_coordinate, values, repeat(bound))
+    )
 
 
 class RowScreen:
     """The screen for the rows of one text header (``names``: canonical column names).
 
     ``plans`` maps which cells of a row are non-empty (``tuple(map(bool, row))``) to its plan
-    (None: rows of that shape are built and checked); ``plan`` fills it.
+    (None: rows of that shape are built and checked); ``plan`` fills it. ``batch`` screens
+    many rows at once, in C-level passes over all of them.
     """
 
     def __init__(self, names: Sequence[str]) -> None:
         self._names = list(names)
         self.plans: dict[tuple[bool, ...], RowPlan | None] = {}
+        at = {name: index for index, name in enumerate(self._names) if name}
+        # For ``batch``, which looks at the cells column by column.
+        self._id = at.get(col.ID)
+        self._confidence = at.get(col.MIN_CONFIDENCE)
+        # Filled anywhere, these send the batch row by row (rows with them have no plan).
+        self._poison = [
+            index
+            for name, index in at.items()
+            if name in (col.STRICT_MATCH, col.FORMATTED_ADDRESS) or name in col.RESPONSE_COLUMN_SET
+        ]
+        # What makes a row a geocode row: a Query or an address cell (the forward-only
+        # columns left once StrictMatch and FormattedAddress are out).
+        self._forward = [index for name, index in at.items() if name in col.FORWARD_ONLY_COLUMNS]
+        self._forward = [index for index in self._forward if index not in self._poison]
+        self._latitude = at.get(col.LATITUDE)
+        self._longitude = at.get(col.LONGITUDE)
+        self._entity_types = at.get(col.ENTITY_TYPES)
+        coordinates = {self._latitude, self._longitude}
+        self._text = [index for index in at.values() if index not in coordinates]
+        self._coordinates = [index for index in at.values() if index in coordinates]
+
+    def batch(self, rows: list[list[str]]) -> list[str] | None:
+        """The kinds of ``rows`` when the screen vouches for every one of them, else None
+        (then some may still pass ``RowPlan.passes`` one by one).
+
+        ``rows``: as the csv module returned them, each exactly as wide as the header's named
+        columns. The decisions of ``plan`` and ``RowPlan.passes``, made column by column over
+        the batch (``zip(*rows)``, then searches of whole columns, all in C); where a row-wise
+        rule would need a loop, a stricter column-wise one stands in (a TraceId starting with
+        '=' in a reverse row sends the batch row by row, where that row passes).
+        """
+        cols = list(zip(*rows))  # noqa: B905 - equal widths; strict= costs 3x here
+        if (
+            self._id is None
+            or not all(cols[self._id])
+            or any(map(any, map(cols.__getitem__, self._poison)))
+        ):
+            return None
+        # Reverse rows are those with a Latitude; they need a Longitude, and IncludeEntityTypes
+        # only in them. Every other row needs a Query or an address cell, and reverse rows none.
+        if self._latitude is None or self._longitude is None:
+            # A lone coordinate column: its rows have no plan.
+            reverse = [False] * len(rows)
+            lone = [*self._coordinates, self._entity_types]
+            if any(any(cols[index]) for index in lone if index is not None):
+                return None
+        else:
+            reverse = list(map(bool, cols[self._latitude]))
+            if reverse != list(map(bool, cols[self._longitude])):
+                return None
+            if self._entity_types is not None and any(
+                map(operator.gt, map(bool, cols[self._entity_types]), reverse)
+            ):
+                return None
+        if not self._has_forward_cell(cols, reverse):
+            return None
+        # Every cell is printable (no line end, tab or NUL: each whitespace but the space is
+        # not) and starts with no space; none but a coordinate starts with a formula
+        # character, or holds '=', '+' or '@' (a cell boundary is a '|').
+        # (Coordinates are matched whole as numbers below, which says as much of them.)
+        text = "|".join(chain.from_iterable(map(cols.__getitem__, self._text)))
+        if not _printable(text) or "| " in text or text.startswith(" "):
+            return None
+        if "=" in text or "+" in text or "@" in text or "|-" in text or text.startswith("-"):
+            return None
+        if self._confidence is not None and not _CONFIDENCE_OK.issuperset(cols[self._confidence]):
+            return None
+        if self._latitude is not None and self._longitude is not None and any(reverse):
+            if not (
+                _coordinates(list(filter(None, cols[self._latitude])), _LATITUDES, 90.0)
+                and _coordinates(list(filter(None, cols[self._longitude])), _LONGITUDES, 180.0)
+            ):
+                return None
+        return list(map(_KINDS.__getitem__, reverse))
+
+    def _has_forward_cell(self, cols: list[tuple[str, ...]], reverse: list[bool]) -> bool:
+        """Each row but the reverse ones has a Query or an address cell; reverse rows none."""
+        forward = list(map(cols.__getitem__, self._forward))
+        if not forward:
+            return all(reverse)
+        if any(reverse):
+            at = list(compress(range(len(reverse)), reverse))  # the reverse rows
+            if any(any(map(column.__getitem__, at)) for column in forward):
+                return False
+            wanted = list(map(operator.not_, reverse))
+        elif any(map(all, forward)):
+            return True  # the common case: a column filled in every row (AddressLine, Query)
+        else:
+            wanted = [True] * len(reverse)
+        if any(all(compress(column, wanted)) for column in forward):
+            return True
+        return list(map(any, zip(*forward))) == wanted  # noqa: B905 - columns of one batch
 
     def plan(self, filled: tuple[bool, ...]) -> RowPlan | None:
         plan = self._make(filled)

@@ -11,6 +11,7 @@ import csv
 import re
 import sys
 from collections.abc import Callable, Iterator
+from operator import itemgetter
 from typing import BinaryIO, TextIO
 
 from geocode_dataflow.schema import columns as col
@@ -152,17 +153,84 @@ def iter_entities(
     plans = rows.plans if rows is not None else None
     exact = not holes  # a row exactly `width` wide is all named cells
     id_index = names.index(col.ID)
-    run = PlainRun()
     # Rows the screen looks at: exactly as wide as the header's named columns, none missing.
+    # They are screened a batch at a time (RowScreen.batch); the rows of a batch it cannot
+    # vouch for as a whole are screened one by one.
     screened_width = width if plans is not None and exact else -1
+    batch: list[list[str]] = []
+    batch_lines: list[int] = []
+
+    def built(row: list[str], row_line: int) -> GeocodeEntity | None:
+        """The entity of a row (None for a blank one), its problems reported."""
+        nonlocal blank_rows, objects
+        count = len(row)
+        cells: dict[str, str] = {}
+        for index, name in named:
+            if index >= count:
+                break
+            value = row[index].strip()
+            if value:
+                cells[name] = value
+        extra = _extra_cells(row, width, holes) if count > width or holes else None
+        if not cells and not extra:
+            blank_rows += 1
+            if blank_rows > MAX_BLANK_ROWS:
+                raise _too_many_blank_rows(row_line)
+            return None
+        entity = _row_entity(cells, extra, row_line, fmt, on_issue)
+        if complete is not None:
+            complete(entity, cells)
+        if entity.responses:
+            response = entity.responses[0]
+            objects += len(response.geocode_points) + len(response.query_parse_values)
+            if objects > budget:
+                raise too_many_elements(budget, row_line)
+        return entity
+
+    def screened() -> Iterator[Scanned]:
+        """The batch, as runs of plain rows and the other rows built."""
+        nonlocal batch, batch_lines
+        taken, taken_lines = batch, batch_lines
+        batch, batch_lines = [], []
+        kinds = rows.batch(taken)  # type: ignore[union-attr]
+        if kinds is not None:
+            run = PlainRun()
+            run.lines = taken_lines
+            run.ids = list(map(str.strip, map(itemgetter(id_index), taken)))
+            run.kinds = kinds
+            yield run
+            return
+        run = PlainRun()
+        try:
+            for row, row_line in zip(taken, taken_lines, strict=True):
+                filled = tuple(map(bool, row))
+                plan = plans.get(filled, _UNPLANNED)  # type: ignore[union-attr]
+                if plan is _UNPLANNED:
+                    plan = rows.plan(filled)  # type: ignore[union-attr]
+                if plan is not None and plan.passes(row):
+                    run.lines.append(row_line)
+                    run.ids.append(row[id_index].strip())
+                    run.kinds.append(plan.kind)
+                    continue
+                entity = built(row, row_line)
+                if entity is None:
+                    continue
+                if run.ids:
+                    yield run
+                    run = PlainRun()
+                yield (row_line, entity.id, entity.kind, entity)
+        finally:
+            if run.ids:  # what was read before an error counts
+                yield run
+
     try:
         while True:
             row_chars = 0
             try:
                 row = next(reader)
             except StopIteration:
-                if run.ids:
-                    yield run
+                if batch:
+                    yield from screened()
                 return
             except csv.Error as exc:
                 raise FeedError("malformed-row", _csv_problem(exc), line=line) from exc
@@ -178,52 +246,23 @@ def iter_entities(
                 )
             row_line, line = line, first_line + reader.line_num
             if count == screened_width:
-                # The validator's way: the row's shape and a few of its values (schema.screen);
-                # the entity is built only when the screen cannot vouch for it.
-                filled = tuple(map(bool, row))
-                plan = plans.get(filled, _UNPLANNED)  # type: ignore[union-attr]
-                if plan is _UNPLANNED:
-                    plan = rows.plan(filled)  # type: ignore[union-attr]
-                if plan is not None and plan.passes(row):
-                    run.lines.append(row_line)
-                    run.ids.append(row[id_index].strip())
-                    run.kinds.append(plan.kind)
-                    if len(run.ids) == PlainRun.SIZE:
-                        yield run
-                        run = PlainRun()
-                    continue
-            cells: dict[str, str] = {}
-            for index, name in named:
-                if index >= count:
-                    break
-                value = row[index].strip()
-                if value:
-                    cells[name] = value
-            extra = _extra_cells(row, width, holes) if count > width or holes else None
-            if not cells and not extra:
-                blank_rows += 1
-                if blank_rows > MAX_BLANK_ROWS:
-                    raise _too_many_blank_rows(row_line)
+                batch.append(row)
+                batch_lines.append(row_line)
+                if len(batch) == PlainRun.SIZE:
+                    yield from screened()
                 continue
-            entity = _row_entity(cells, extra, row_line, fmt, on_issue)
-            if complete is not None:
-                complete(entity, cells)
-            if entity.responses:
-                response = entity.responses[0]
-                objects += len(response.geocode_points) + len(response.query_parse_values)
-                if objects > budget:
-                    raise too_many_elements(budget, row_line)
+            if batch:
+                yield from screened()
+            entity = built(row, row_line)
+            if entity is None:
+                continue
             if rows is None:
                 yield entity
-                continue
-            if run.ids:
-                yield run
-                run = PlainRun()
-            yield (row_line, entity.id, entity.kind, entity)
-
+            else:
+                yield (row_line, entity.id, entity.kind, entity)
     except FeedError:
-        if run.ids:  # what was read before the error counts
-            yield run
+        if batch:  # what was read before the error counts (unless it holds an earlier error)
+            yield from screened()
         raise
 
 
