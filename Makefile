@@ -2,6 +2,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 SAM_VENV ?= .venv-sam
+# checkov pins boto3 exactly (3.3.30: boto3==1.35.49, whose geo-places model lacks features the
+# Location emulator follows): it gets a virtualenv of its own, like the SAM CLI.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 NODE_DIR := .ci/node
@@ -16,9 +20,10 @@ demo: $(VENV)/.installed-local
 	$(VENV)/bin/geocode-dataflow local demo
 
 ## test: the whole test suite, template and state machine validators included
-test: $(VENV)/.installed $(SAM_VENV)/.installed $(ASL_VALIDATOR)
+test: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(ASL_VALIDATOR)
 	$(VENV)/bin/ruff check layers functions tests
 	REQUIRE_TOOLS=1 SAM_CLI=$(abspath $(SAM)) ASL_VALIDATOR=$(abspath $(ASL_VALIDATOR)) \
+		CHECKOV=$(abspath $(CHECKOV)) \
 		$(PY) -m pytest -m "not benchmark and not reliability" $(PYTEST_ARGS)
 
 unit: $(VENV)/.installed
@@ -62,6 +67,12 @@ $(SAM_VENV)/.installed:
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/python -m pip install --quiet "aws-sam-cli>=1.120"
+	touch $@
+
+$(CHECKOV_VENV)/.installed:
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet "checkov>=3.2"
 	touch $@
 
 $(ASL_VALIDATOR): .ci/node/package.json
