@@ -224,8 +224,11 @@ class RowScreen:
         ]
         # What makes a row a geocode row: a Query or an address cell (the forward-only
         # columns left once StrictMatch and FormattedAddress are out).
-        self._forward = [index for name, index in at.items() if name in col.FORWARD_ONLY_COLUMNS]
-        self._forward = [index for index in self._forward if index not in self._poison]
+        self._forward = [
+            index
+            for name, index in at.items()
+            if name in col.FORWARD_ONLY_COLUMNS and index not in self._poison
+        ]
         self._latitude = at.get(col.LATITUDE)
         self._longitude = at.get(col.LONGITUDE)
         self._entity_types = at.get(col.ENTITY_TYPES)
@@ -279,7 +282,7 @@ class RowScreen:
             return None
         if self._confidence is not None and not _CONFIDENCE_OK.issuperset(cols[self._confidence]):
             return None
-        if self._latitude is not None and self._longitude is not None and any(reverse):
+        if any(reverse):  # (only with both coordinate columns)
             if not (
                 _coordinates(list(filter(None, cols[self._latitude])), _LATITUDES, 90.0)
                 and _coordinates(list(filter(None, cols[self._longitude])), _LONGITUDES, 180.0)
@@ -304,6 +307,11 @@ class RowScreen:
         if any(all(compress(column, wanted)) for column in forward):
             return True
         return list(map(any, zip(*forward))) == wanted  # noqa: B905 - columns of one batch
+
+    def plan_of(self, filled: tuple[bool, ...]) -> RowPlan | None:
+        """The plan for rows of this shape, from ``plans`` or made (``plan``)."""
+        plan = self.plans.get(filled, _UNPLANNED)
+        return self.plan(filled) if plan is _UNPLANNED else plan
 
     def plan(self, filled: tuple[bool, ...]) -> RowPlan | None:
         plan = self._make(filled)

@@ -37,7 +37,6 @@ LINE_TERMINATOR = "\r\n"
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # Problems of a cell value that make the file invalid; others (partial boxes) are remarks.
 _ERROR_CODES = frozenset({"invalid-value", "invalid-json"})
-_UNPLANNED = object()
 
 
 def parse_header(header_line: str, fmt: str) -> tuple[list[str], list[str]]:
@@ -150,13 +149,12 @@ def iter_entities(
     holes = [index for index in range(width) if not names[index]]
     blank_rows = 0
     rows = RowScreen(names) if screen else None
-    plans = rows.plans if rows is not None else None
     exact = not holes  # a row exactly `width` wide is all named cells
     id_index = names.index(col.ID)
     # Rows the screen looks at: exactly as wide as the header's named columns, none missing.
     # They are screened a batch at a time (RowScreen.batch); the rows of a batch it cannot
     # vouch for as a whole are screened one by one.
-    screened_width = width if plans is not None and exact else -1
+    screened_width = width if rows is not None and exact else -1
     batch: list[list[str]] = []
     batch_lines: list[int] = []
 
@@ -203,10 +201,7 @@ def iter_entities(
         run = PlainRun()
         try:
             for row, row_line in zip(taken, taken_lines, strict=True):
-                filled = tuple(map(bool, row))
-                plan = plans.get(filled, _UNPLANNED)  # type: ignore[union-attr]
-                if plan is _UNPLANNED:
-                    plan = rows.plan(filled)  # type: ignore[union-attr]
+                plan = rows.plan_of(tuple(map(bool, row)))  # type: ignore[union-attr]
                 if plan is not None and plan.passes(row):
                     run.lines.append(row_line)
                     run.ids.append(row[id_index].strip())
