@@ -179,10 +179,10 @@ _KINDS = ("geocode", "reverse")  # by ``reverse``, a bool
 # Coordinates most files write (decimal degrees, no exponent, no sign but '-'), within bounds:
 # a subset of what ``is_coordinate`` accepts, matched over a whole batch at once. A batch
 # whose coordinates do not all match is checked value by value.
-_LATITUDE = r"-?(?:[0-8]?[0-9](?:\.[0-9]+)?|90(?:\.0+)?)"
-_LONGITUDE = r"-?(?:(?:1[0-7][0-9]|[0-9]?[0-9])(?:\.[0-9]+)?|180(?:\.0+)?)"
-_LATITUDES = re.compile(rf"(?:{_LATITUDE}\n)*{_LATITUDE}")
-_LONGITUDES = re.compile(rf"(?:{_LONGITUDE}\n)*{_LONGITUDE}")
+LATITUDE_PATTERN = r"-?(?:[0-8]?[0-9](?:\.[0-9]+)?|90(?:\.0+)?)"
+LONGITUDE_PATTERN = r"-?(?:(?:1[0-7][0-9]|[0-9]?[0-9])(?:\.[0-9]+)?|180(?:\.0+)?)"
+_LATITUDES = re.compile(rf"(?:{LATITUDE_PATTERN}\n)*{LATITUDE_PATTERN}")
+_LONGITUDES = re.compile(rf"(?:{LONGITUDE_PATTERN}\n)*{LONGITUDE_PATTERN}")
 
 
 _CONTROL_BYTES = bytes(range(32)) + b"\x7f"

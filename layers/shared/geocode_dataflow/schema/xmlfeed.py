@@ -20,6 +20,10 @@ file (unknown elements with their content, and second copies of elements the sch
 once) are file-level errors: a small gzip file can otherwise inflate into millions of them.
 Remarks that repeat (the same unknown attribute on every entity) are made once per element
 and attribute set and counted by the caller (``validate_feed`` reports them once, with a count).
+
+For validation (``screen``), entities whose text ``schema.xmlplain``'s pattern recognises as
+plain are read by expat with no element handler at all, in runs, and only their Ids, kinds
+and lines are handed over; the handlers read the rest.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ from geocode_dataflow.schema.screen import (
     xml_entity_is_plain,
 )
 from geocode_dataflow.schema.text import MAX_FIELD_CHARS
+from geocode_dataflow.schema.xmlplain import ENTITY_TAG, Groups, PlainPieces, plain_groups
 from geocode_dataflow.schema.xmlwrite import NAMESPACE
 
 READ_CHUNK = 1 << 16
@@ -201,6 +206,7 @@ class _EntityBuilder:
         self.on_version: Callable[[str], None] = lambda version: None
         self.namespace: str | None = None
         self.root_seen = False
+        self.cdata = False  # inside a CDATA section (which expat reads in several events)
         self.expat: Any = None  # set by XmlFeedParser: where the parser is, read in hot paths
         # Set by XmlFeedParser: installs (or, with None, removes) the character-data handler.
         self.collect_text: Callable[[Callable[[str], None] | None], None] = lambda handler: None
@@ -218,6 +224,36 @@ class _EntityBuilder:
         self._response: GeocodeResponse | None = None
         self._text: list[str] | None = None
         self._text_chars = 0
+
+    def between_entities(self) -> bool:
+        """Inside the root, outside any entity, element it does not read or CDATA section."""
+        return (
+            len(self._path) == 1
+            and self._entity is None
+            and not self._skip_depth
+            and not self.cdata
+        )
+
+    def start_cdata(self) -> None:
+        self.cdata = True
+
+    def end_cdata(self) -> None:
+        self.cdata = False
+
+    def elements_left(self) -> int:
+        """Elements the file may still have (``max_elements``)."""
+        return self._max_elements - self._elements
+
+    def add_plain(self, pieces: PlainPieces, elements: int) -> None:
+        """Entities ``xmlplain`` recognised, read by expat without the element handlers;
+        ``elements_left`` had room for their ``elements``."""
+        self._elements += elements
+        run = self.run
+        run.lines += pieces.lines
+        run.ids += pieces.ids
+        run.kinds += pieces.kinds
+        if len(run.ids) >= PlainRun.SIZE:
+            self.flush_run()
 
     def line(self) -> int:
         """expat's current line."""
@@ -842,13 +878,69 @@ class XmlFeedParser:
 
         self.builder.collect_text = collect_text
         self.builder.expat = expat
+        self._screen = screen
+        if screen:
+            # CDATA is the one construct expat reads in several events (its byte index moves
+            # on inside one): the builder notes it, so that no plain run starts inside.
+            expat.StartCdataSectionHandler = self.builder.start_cdata
+            expat.EndCdataSectionHandler = self.builder.end_cdata
 
     def feed(self, text: str) -> list[GeocodeEntity]:
+        if self._screen:
+            self._feed_pieces(text)
+        else:
+            self._feed(text)
+        return self._take()
+
+    def _feed(self, text: str) -> None:
         data = text.encode("utf-8")
         self._fed += len(data)
         self._guard(self._parser.feed, data)
         self._check_pending()
-        return self._take()
+
+    def _feed_pieces(self, text: str) -> None:
+        """``text`` split at each ``<GeocodeEntity``: runs of plain pieces (``xmlplain``) go to
+        expat without the element handlers, everything else through the builder.
+
+        A run starts only where the builder is between entities and expat has read every
+        byte fed so far, so that no piece is in a comment, a CDATA section, a tag or an
+        entity the builder is reading; it ends at the first piece the pattern does not take.
+        """
+        head, *pieces = text.split(ENTITY_TAG)
+        if head:
+            self._feed(head)
+        groups = plain_groups(pieces)
+        start, count = 0, len(pieces)
+        while start < count:
+            if groups[start] is None or not self._between_entities():
+                self._feed(ENTITY_TAG + pieces[start])
+                start += 1
+                continue
+            try:
+                end = groups.index(None, start)
+            except ValueError:
+                end = count
+            self._feed_plain(pieces[start:end], groups[start:end])  # type: ignore[arg-type]
+            start = end
+
+    def _between_entities(self) -> bool:
+        return self.builder.between_entities() and self._parser.parser.CurrentByteIndex == self._fed
+
+    def _feed_plain(self, pieces: list[str], groups: list[Groups]) -> None:
+        expat = self._parser.parser
+        plain = PlainPieces(pieces, groups, expat.CurrentLineNumber)
+        elements = plain.elements()
+        if elements > self.builder.elements_left():
+            # The element limit falls in this run: the builder reads it, and stops there.
+            self._feed(plain.text)
+            return
+        expat.StartElementHandler = expat.EndElementHandler = None
+        try:
+            self._feed(plain.text)
+        finally:
+            expat.StartElementHandler = self.builder.start
+            expat.EndElementHandler = self.builder.end
+        self.builder.add_plain(plain, elements)
 
     def _check_pending(self) -> None:
         """Stop if expat holds an incomplete token bigger than ``MAX_TOKEN_BYTES``.
