@@ -11,13 +11,13 @@ through an on-disk index (SQLite in the function's temporary storage), in consta
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from geocode_dataflow.byid import ByIdIndex
 from geocode_dataflow.pipeline.config import BING_DATAFLOW
 from geocode_dataflow.pipeline.jobs import JobRecord
 from geocode_dataflow.pipeline.storage import ObjectStore
@@ -30,8 +30,6 @@ from geocode_dataflow.providers import (
     result_key,
 )
 from geocode_dataflow.schema import PLAIN_FORMATS, FeedWriter, jsonlines, open_feed
-
-_BATCH = 2000
 
 
 def needs_reordering(record: JobRecord) -> bool:
@@ -52,7 +50,7 @@ def in_input_order(
     fmt = result_format(record.input_format)
     outputs: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="ordering-") as work, ExitStack() as stack:
-        db = stack.enter_context(_Index(Path(work) / "index.sqlite"))
+        index = stack.enter_context(ByIdIndex(work))
         writers: dict[str, FeedWriter] = {}
         sinks: dict[str, Any] = {}
         paths: dict[str, Path] = {}
@@ -70,11 +68,11 @@ def in_input_order(
                         "version_line": reader.version_line,
                     }
                 )
-                db.add(which, reader)
+                index.add(which, ((e.id or "", jsonlines.dumps(e)) for e in reader))
             paths[which] = Path(work) / which
             sinks[which] = stack.enter_context(paths[which].open("wb"))
             writers[which] = FeedWriter(sinks[which], fmt, **layout, version=record.output_version)
-        for which, line in db.in_order(_input_ids(record, objects)):
+        for which, line in _in_order(index, _input_ids(record, objects)):
             writers[which].write(jsonlines.loads(line))
         for which, writer in writers.items():
             writer.close()
@@ -105,44 +103,11 @@ def _input_ids(record: JobRecord, objects: ObjectStore) -> Iterator[str]:
             yield entity.id or ""
 
 
-class _Index:
-    """The service's entities by Id, each once, in the order the service returned them."""
-
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path)
-        self._db.executescript(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-            "CREATE TABLE r (seq INTEGER PRIMARY KEY, id TEXT, which TEXT, entity TEXT,"
-            " used INTEGER DEFAULT 0);"
-        )
-
-    def add(self, which: str, entities: Any) -> None:
-        batch: list[tuple[str, str, str]] = []
-        for entity in entities:
-            batch.append((entity.id or "", which, jsonlines.dumps(entity)))
-            if len(batch) >= _BATCH:
-                self._insert(batch)
-                batch = []
-        self._insert(batch)
-        self._db.execute("CREATE INDEX IF NOT EXISTS by_id ON r (id, seq)")
-
-    def _insert(self, batch: list[tuple[str, str, str]]) -> None:
-        self._db.executemany("INSERT INTO r (id, which, entity) VALUES (?, ?, ?)", batch)
-
-    def in_order(self, ids: Iterator[str]) -> Iterator[tuple[str, str]]:
-        """(set, entity) for each input Id the service answered, then every entity left."""
-        for entity_id in ids:
-            found = self._db.execute(
-                "SELECT seq, which, entity FROM r WHERE id = ? AND used = 0 ORDER BY seq LIMIT 1",
-                (entity_id,),
-            ).fetchone()
-            if found is not None:
-                self._db.execute("UPDATE r SET used = 1 WHERE seq = ?", (found[0],))
-                yield found[1], found[2]
-        yield from self._db.execute("SELECT which, entity FROM r WHERE used = 0 ORDER BY seq")
-
-    def __enter__(self) -> _Index:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._db.close()
+def _in_order(index: ByIdIndex, ids: Iterator[str]) -> Iterator[tuple[str, str]]:
+    """(set, entity) for each input Id the service answered, then every entity left, each
+    entity once."""
+    for entity_id in ids:
+        found = index.take(entity_id)
+        if found is not None:
+            yield found
+    yield from index.untaken()

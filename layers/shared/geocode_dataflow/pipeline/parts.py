@@ -12,12 +12,12 @@ tables, its summary and COMPLETED, and is announced (parts are not).
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from geocode_dataflow.byid import ByIdIndex
 from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.jobs import InputObject, JobRecord
 from geocode_dataflow.pipeline.observability import MetricUnit, bind_job, logger, metrics
@@ -247,30 +247,21 @@ def _part_in_input_order(
 ) -> Iterator[tuple[str, GeocodeEntity]]:
     """(set, entity) for every entity of the part's input, in its order."""
     reason = (part.error or {}).get("message") or NO_RESULT
-    db = sqlite3.connect(work / f"{part.job_id}.sqlite")
-    try:
-        db.executescript(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-            "CREATE TABLE r (id TEXT PRIMARY KEY, which TEXT, entity TEXT)"
-        )
+    with ByIdIndex(work) as index:
         if part.status == jobs.COMPLETED:
             for which in ("succeeded", "failed"):
                 if which not in part.outputs:
                     continue
                 key = objects.key_of(part.outputs[which])
                 with objects.open(key) as body, open_feed(body, key, on_issue=_ignore) as reader:
-                    db.executemany(
-                        "INSERT OR REPLACE INTO r VALUES (?, ?, ?)",
-                        ((e.id or "", which, jsonlines.dumps(e)) for e in reader),
-                    )
+                    index.add(which, ((e.id or "", jsonlines.dumps(e)) for e in reader))
         source = part.input
         with (
             objects.open(source.key) as body,
             open_feed(body, source.key, on_issue=_ignore) as reader,
         ):
             for entity in reader:
-                row = db.execute("SELECT which, entity FROM r WHERE id = ?", (entity.id or "",))
-                found = row.fetchone()
+                found = index.latest(entity.id or "")
                 if found:
                     yield found[0], jsonlines.loads(found[1])
                 else:
@@ -278,5 +269,3 @@ def _part_in_input_order(
                     entity.status_code = UNAVAILABLE
                     entity.fault_reason = NO_RESULT if part.status == jobs.COMPLETED else reason
                     yield "failed", entity
-    finally:
-        db.close()
