@@ -35,6 +35,11 @@ def with_backups(**template: object) -> str:
     document["Outputs"][stack_backup.BACKUP_OUTPUT] = {
         "Value": {"Ref": "DataSourceBackupStateMachine"}
     }
+    # As template.yaml's Globals give every function (stack cancel reads the dispatcher's).
+    variables = document["Resources"]["DispatchQueuedFunction"]["Properties"]["Environment"]
+    variables["Variables"]["DATASOURCE_BACKUP_STATE_MACHINE_ARN"] = {
+        "Ref": "DataSourceBackupStateMachine"
+    }
     return json.dumps(document)
 
 
@@ -102,3 +107,26 @@ def test_stack_status_of_a_backup_shows_its_data_source_and_what_it_equals(deplo
     assert "kind:           datasource-backup" in out
     assert f"data source:    {ACCESS_ID}/MyDataSource" in out
     assert "same content as backup MyDataSource-0042" in out
+
+
+def test_stack_cancel_of_a_running_backup_stops_its_execution(deployed, capsys):
+    machine = deployed.outputs[stack_backup.BACKUP_OUTPUT]
+    job_id = "MyDataSource-0abc"
+    deployed.job(
+        job_id,
+        jobs.PENDING,
+        at(1),
+        kind=jobs.DATASOURCE_BACKUP,
+        data_source={"access_id": ACCESS_ID, "name": "MyDataSource"},
+        provider_job_id="download-1",
+    )
+    execution = deployed.sfn.start_execution(stateMachineArn=machine, name=job_id, input="{}")
+
+    code, out, _ = run(capsys, "cancel", job_id, "--reason", "not needed")
+
+    assert code == 0 and "CANCELLED (cancelled while PENDING)" in out
+    stopped = deployed.sfn.describe_execution(executionArn=execution["executionArn"])
+    assert stopped["status"] == "ABORTED"
+    record = deployed.store.get(job_id)
+    assert record.status == jobs.CANCELLED
+    assert record.error == {"type": "JobCancelledError", "message": "not needed"}

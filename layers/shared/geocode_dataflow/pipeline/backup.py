@@ -94,11 +94,12 @@ class BackupConfig:
         endpoint = env.get("DATAFLOW_ENDPOINT", "").strip()
         if not endpoint:
             raise ConfigurationError("environment variable DATAFLOW_ENDPOINT is required")
+        pipeline = PipelineConfig.from_env(env)
         return cls(
-            pipeline=PipelineConfig.from_env(env),
+            pipeline=pipeline,
             dataflow_endpoint=endpoint,
             master_key_secret_arn=env.get("DATASOURCE_MASTER_KEY_SECRET_ARN", "").strip() or None,
-            state_machine_arn=env.get("DATASOURCE_BACKUP_STATE_MACHINE_ARN", "").strip() or None,
+            state_machine_arn=pipeline.backup_state_machine_arn,
             prefix=env.get("DATASOURCE_BACKUP_PREFIX", "").strip() or DEFAULT_PREFIX,
             keep=keep,
             sources=sources,

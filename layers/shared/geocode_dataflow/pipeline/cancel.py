@@ -3,8 +3,9 @@
 - QUEUED or RECEIVED: it never starts (an invocation starting it right now sees the record
   and undoes what it started, see ``submit.start_job``).
 - PENDING: the poll loop's execution is stopped; an engine job's execution too (no more
-  requests to the provider); a Bing Dataflow job cannot be cancelled at the service, so it is
-  abandoned there (its results are never downloaded). A download already under way removes
+  requests to the provider), and a data source backup's (the backup state machine's); a Bing
+  Dataflow job cannot be cancelled at the service, so it is abandoned there (its results are
+  never downloaded). A download already under way removes
   what it wrote when it finds the job cancelled.
 In every case the record turns CANCELLED first (the guard that makes every other writer stop),
 the slot is freed, job.json says CANCELLED, and the end is announced. Cancelling a job that
@@ -63,7 +64,16 @@ def cancel_job(
         cause=cause,
     ):
         stopped.append("execution")
-    if config.uses_engine and record.provider_job_id:
+    if record.kind == jobs.DATASOURCE_BACKUP and config.backup_state_machine_arn:
+        # A backup's poll loop is the backup state machine's: stopped, it never stores one.
+        if executions.stop(
+            services.sfn,
+            executions.job_execution_arn(config.backup_state_machine_arn, job_id),
+            error="JobCancelled",
+            cause=cause,
+        ):
+            stopped.append("backup execution")
+    elif config.uses_engine and record.provider_job_id:
         if executions.stop(services.sfn, record.provider_job_id, error="JobCancelled", cause=cause):
             stopped.append("engine")
     cancelled = store.get(job_id)

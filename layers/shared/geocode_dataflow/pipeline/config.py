@@ -106,6 +106,8 @@ class PipelineConfig:
     provider: str = BING_DATAFLOW
     # The job engine of synchronous providers (everything but Bing).
     engine_state_machine_arn: str | None = None
+    # Data source backups run in a state machine of their own (``pipeline.backup``).
+    backup_state_machine_arn: str | None = None
     work_prefix: str = "work/"
     chunk_entities: int = 200
     chunk_concurrency: int = 5
@@ -140,6 +142,9 @@ class PipelineConfig:
             dataflow_endpoint=_required(env, "DATAFLOW_ENDPOINT") if bing else None,
             provider=provider,
             engine_state_machine_arn=env.get("ENGINE_STATE_MACHINE_ARN") or None,
+            backup_state_machine_arn=(
+                env.get("DATASOURCE_BACKUP_STATE_MACHINE_ARN", "").strip() or None
+            ),
             work_prefix=env.get("WORK_PREFIX", "work/"),
             chunk_entities=_provider_default(
                 env, "CHUNK_ENTITIES", DEFAULT_CHUNK_ENTITIES, provider
