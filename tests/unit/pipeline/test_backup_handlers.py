@@ -237,3 +237,36 @@ def test_a_download_the_converter_refuses_fails_the_backup_and_keeps_the_xml(aws
     assert record.status == jobs.FAILED and record.error["type"] == "DataSourceFormatError"
     key = runtime.objects.key_of(record.outputs["datasource_xml"])
     assert boto3.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read() == broken
+
+
+def test_a_backup_cancelled_while_it_is_stored_keeps_nothing_and_deletes_no_older_one(aws):
+    downloads = FakeDownloads("Completed")
+    runtime = FakeRuntime(config(DATASOURCE_BACKUPS_KEPT="1"), downloads)
+    store = handler("store_datasource_backup")
+    downloads.exports = [_export("1")]
+    store(_pending_backup(runtime, "b0"), Context(), runtime=runtime)
+    event = _pending_backup(runtime, "b1")
+
+    def cancelled_meanwhile(job, sink):
+        assert runtime.store.update("b1", status=jobs.CANCELLED)  # `stack cancel`, now
+        return sink.write(_export("2"))
+
+    downloads.download_datasource = cancelled_meanwhile
+    result = store(event, Context(), runtime=runtime)
+
+    assert result["status"] == jobs.CANCELLED
+    history = runtime.objects.get_json("datasources/MyStores/backups.json")
+    assert [b["job_id"] for b in history["backups"]] == ["b0"]  # kept: keep=1 counts b0 only
+    left = list(runtime.objects.list_keys("datasources/MyStores/b1/"))
+    assert left == ["datasources/MyStores/b1/job.json"]
+    assert runtime.objects.get_json(left[0])["status"] == jobs.CANCELLED
+    assert len(list(runtime.objects.list_keys("datasources/MyStores/b0/"))) == 5
+
+
+def test_a_backups_job_json_goes_in_its_own_folder_whoever_writes_it(aws):
+    from geocode_dataflow.pipeline.download import results_folder
+
+    runtime = FakeRuntime(config(), FakeDownloads())
+    _pending_backup(runtime, "b7")
+    record = runtime.store.get("b7")
+    assert results_folder(record, runtime.config.pipeline) == "datasources/MyStores/b7/"

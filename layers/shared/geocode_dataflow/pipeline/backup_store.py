@@ -7,8 +7,10 @@ with the data source's last backup, and then either
   outputs), so that a daily schedule does not pile up copies; or
 - kept under ``<prefix><data source name>/<job id>/``: the provider's XML byte for byte, and
   ``entities.csv``, ``entities.geojson``, ``schema.json`` converted from it (``datasources``),
-  then ``job.json``, the data source's ``backups.json`` (its backups, newest last, the oldest
-  beyond ``keep`` deleted) and the record COMPLETED, in that order.
+  then ``job.json``, the backup listed in the data source's ``backups.json``
+  (``backup_history``), the record COMPLETED, and the oldest backups beyond ``keep`` deleted,
+  in that order. A backup whose job ended meanwhile (cancelled) is taken out of the list and
+  its copy deleted: a cancelled backup keeps nothing, and deletes no older one.
 
 An aborted download keeps the provider's error log (its ``failed`` link) as ``error-log.txt``
 beside ``job.json``; the record ends FAILED with the provider's message.
@@ -19,11 +21,9 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from geocode_dataflow.client import DataflowClient
 from geocode_dataflow.datasources import (
@@ -35,6 +35,13 @@ from geocode_dataflow.datasources import (
 from geocode_dataflow.errors import GeocodeDataflowError
 from geocode_dataflow.pipeline import jobs
 from geocode_dataflow.pipeline.backup import BackupConfig, DataSourceRef, backup_folder
+from geocode_dataflow.pipeline.backup_history import (
+    Entry,
+    History,
+    change_history,
+    history_key,
+    read_history,
+)
 from geocode_dataflow.pipeline.failure import describe_error
 from geocode_dataflow.pipeline.jobs import JobRecord, JobStore
 from geocode_dataflow.pipeline.observability import MetricUnit, logger, metrics
@@ -42,7 +49,6 @@ from geocode_dataflow.pipeline.storage import ObjectStore
 
 XML_NAME = "datasource.xml"
 ERROR_LOG_NAME = "error-log.txt"
-HISTORY_NAME = "backups.json"
 _FILES = (
     ("datasource_xml", XML_NAME, "application/xml"),
     ("entities_csv", ENTITIES_CSV, "text/csv"),
@@ -60,31 +66,6 @@ class BackupServices:
     client: Callable[[], DataflowClient]  # with the master key, built per invocation
 
 
-@dataclass
-class History:
-    """``<prefix><name>/backups.json``: the data source's kept backups, oldest first."""
-
-    name: str
-    backups: list[dict[str, Any]] = field(default_factory=list)
-
-    @classmethod
-    def load(cls, objects: ObjectStore, key: str, name: str) -> History:
-        try:
-            document = objects.get_json(key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
-                raise
-            return cls(name)
-        return cls(name, list(document.get("backups", [])))
-
-    @property
-    def latest(self) -> dict[str, Any] | None:
-        return self.backups[-1] if self.backups else None
-
-    def to_document(self) -> dict[str, Any]:
-        return {"data_source": self.name, "backups": self.backups}
-
-
 def store_backup(state: dict[str, Any], services: BackupServices) -> dict[str, Any]:
     config, store, objects = services.config, services.store, services.objects
     job_id = state["job_id"]
@@ -95,7 +76,7 @@ def store_backup(state: dict[str, Any], services: BackupServices) -> dict[str, A
         return _outcome(record)
     source = DataSourceRef.from_dict(state["data_source"])
     folder = backup_folder(config.prefix, source.name, job_id)
-    history_key = f"{config.prefix}{source.name}/{HISTORY_NAME}"
+    key = history_key(config.prefix, source.name)
     client: DataflowClient = services.client()
     download = client.get_datasource_download(state["provider_job_id"])
     with tempfile.TemporaryDirectory(prefix="backup-") as tmp:
@@ -104,13 +85,13 @@ def store_backup(state: dict[str, Any], services: BackupServices) -> dict[str, A
         with open(xml, "wb") as sink:
             client.download_datasource(download, sink)
         digest = _sha256(xml)
-        history = History.load(objects, history_key, source.name)
+        history = read_history(objects, key, source.name)
         # A retry after this backup was listed (and before its record was completed) compares
         # with the backup before it, not with itself.
-        history.backups = [b for b in history.backups if b.get("job_id") != job_id]
+        history.without(job_id)
         latest = history.latest
         if latest and latest.get("content_digest") == digest:
-            return _unchanged(record, latest, digest, history, history_key, services)
+            return _unchanged(record, latest, digest, (key, source.name), services)
         # The provider's bytes first: whatever the conversion finds, they are kept.
         objects.put_file(f"{folder}{XML_NAME}", xml, "application/xml")
         with open(xml, "rb") as data:
@@ -131,24 +112,28 @@ def store_backup(state: dict[str, Any], services: BackupServices) -> dict[str, A
         "outputs": outputs,
     }
     objects.put_json(f"{folder}job.json", record.to_document() | final)
-    history.backups.append(
-        {
-            "job_id": job_id,
-            "completed_at": jobs.iso(now),
-            "content_digest": digest,
-            "entities": conversion.entities,
-            "entity_type": conversion.schema.entity_type,
-            "folder": objects.uri(folder),
-        }
-    )
-    _prune(history, config.keep, objects)
-    objects.put_json(history_key, history.to_document())
+    entry = {
+        "job_id": job_id,
+        "completed_at": jobs.iso(now),
+        "content_digest": digest,
+        "entities": conversion.entities,
+        "entity_type": conversion.schema.entity_type,
+        "folder": objects.uri(folder),
+    }
+
+    def listed(history: History) -> None:
+        history.without(job_id)
+        history.backups.append(entry)
+
+    # Listed before the record is completed (a retry finds it listed, and lists it once);
+    # older backups are deleted only once it is completed.
+    change_history(objects, key, source.name, listed)
     if not store.update(job_id, allowed_from=frozenset({jobs.PENDING}), **final):
-        current = store.get(job_id)
-        status = current.status if current else "UNKNOWN"
-        logger.warning("Backup stored, but the job had already ended", extra={"status": status})
-        return {"job_id": job_id, "status": status, "outputs": outputs, "unchanged": False}
+        return _withdrawn(job_id, folder, key, source.name, services)
     _count_completed(record, now)
+    for oldest in change_history(objects, key, source.name, lambda h: h.beyond(config.keep)):
+        objects.delete(list(objects.list_keys(objects.key_of(str(oldest["folder"])))))
+        logger.info("Old backup deleted", extra={"backup": oldest["job_id"]})
     logger.info(
         "Data source backed up",
         extra={"entities": conversion.entities, "located": conversion.located},
@@ -156,47 +141,61 @@ def store_backup(state: dict[str, Any], services: BackupServices) -> dict[str, A
     return {"job_id": job_id, "status": jobs.COMPLETED, "outputs": outputs, "unchanged": False}
 
 
+def _withdrawn(
+    job_id: str, folder: str, key: str, name: str, services: BackupServices
+) -> dict[str, Any]:
+    """The job ended while its backup was being stored (cancelled): nothing of it is kept,
+    and its job.json says how it ended."""
+    store, objects = services.store, services.objects
+    change_history(objects, key, name, lambda history: history.without(job_id))
+    objects.delete([f"{folder}{file_name}" for _, file_name, _ in _FILES])
+    current = store.get(job_id)
+    assert current is not None  # noqa: S101 - it was read before, and records are not deleted
+    objects.put_json(f"{folder}job.json", current.to_document())
+    logger.warning("The backup ended before it was stored; its copy is removed",
+                   extra={"status": current.status})  # fmt: skip
+    return {"job_id": job_id, "status": current.status, "outputs": current.outputs,
+            "unchanged": False}  # fmt: skip
+
+
 def _unchanged(
     record: JobRecord,
-    latest: dict[str, Any],
+    latest: Entry,
     digest: str,
-    history: History,
-    history_key: str,
+    history: tuple[str, str],
     services: BackupServices,
 ) -> dict[str, Any]:
-    """Nothing new since the last backup: recorded, and no second copy kept."""
+    """Nothing new since the last backup: recorded, and no second copy kept. ``history``:
+    the key and the data source name of its ``backups.json``."""
     now = jobs.utc_now()
-    previous = services.store.get(str(latest["job_id"]))
+    same = str(latest["job_id"])
+    previous = services.store.get(same)
     outputs = dict(previous.outputs) if previous is not None else {}
-    latest["confirmed_at"] = jobs.iso(now)
-    services.objects.put_json(history_key, history.to_document())
+
+    def confirmed(history: History) -> None:
+        for entry in history.backups:
+            if entry.get("job_id") == same:
+                entry["confirmed_at"] = jobs.iso(now)
+
+    change_history(services.objects, *history, confirmed)
     services.store.update(
         record.job_id,
         allowed_from=frozenset({jobs.PENDING}),
         status=jobs.COMPLETED,
         content_digest=digest,
-        unchanged_since=str(latest["job_id"]),
+        unchanged_since=same,
         total_entities=latest.get("entities"),
         completed_at=jobs.iso(now),
         outputs=outputs,
     )
     _count_completed(record, now)
-    logger.info("Data source unchanged since its last backup", extra={"same_as": latest["job_id"]})
+    logger.info("Data source unchanged since its last backup", extra={"same_as": same})
     return {
         "job_id": record.job_id,
         "status": jobs.COMPLETED,
         "outputs": outputs,
         "unchanged": True,
     }
-
-
-def _prune(history: History, keep: int, objects: ObjectStore) -> None:
-    """Delete the backups beyond the newest ``keep`` (their records stay, until their TTL)."""
-    while len(history.backups) > keep:
-        oldest = history.backups.pop(0)
-        folder = objects.key_of(str(oldest["folder"]))
-        objects.delete(list(objects.list_keys(folder)))
-        logger.info("Old backup deleted", extra={"backup": oldest["job_id"]})
 
 
 def fail_backup(

@@ -24,6 +24,8 @@ from geocode_dataflow.pipeline.submit import Services, input_name
 
 
 def results_folder(record: JobRecord, config: PipelineConfig) -> str:
+    if record.kind == jobs.DATASOURCE_BACKUP:
+        return record.input.key  # the backup's own folder (``backup.backup_folder``)
     if record.parent_job_id:
         return parts.part_folder(config.work_prefix, record)  # merged into the parent's
     name = input_name(record.input.key, config.input_prefix)

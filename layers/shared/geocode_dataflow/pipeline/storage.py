@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
 
 MAX_KEY_BYTES = 1024  # S3's limit on an object key, in UTF-8 bytes
 # Room kept for the longest file name written in a job's folder ("rejection.json",
@@ -25,6 +26,16 @@ _FILE_NAME_ROOM = 64
 
 class KeyTooLongError(ValueError):
     """An object key over S3's 1,024-byte limit (which moto does not enforce)."""
+
+
+class WriteConflictError(Exception):
+    """A conditional write found the object written (or created) since it was read."""
+
+
+# S3's answers to a conditional write whose condition failed: the object changed
+# (PreconditionFailed, 412), or another conditional write to it is under way (409).
+_CONFLICTS = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+_MISSING = frozenset({"NoSuchKey", "404"})
 
 
 def job_folder(prefix: str, name: str, job_id: str) -> str:
@@ -162,11 +173,37 @@ class ObjectStore:
             for item in page.get("Contents", []):
                 yield item["Key"]
 
-    def put_json(self, key: str, document: Any) -> None:
+    def get_json_tagged(self, key: str) -> tuple[Any, str] | None:
+        """The document and its ETag (for ``put_json(if_match=...)``); None when absent."""
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise
+        return json.loads(response["Body"].read()), response["ETag"]
+
+    def put_json(
+        self, key: str, document: Any, *, if_match: str | None = None, if_absent: bool = False
+    ) -> None:
+        """Write ``document``; with ``if_match`` only over that ETag, with ``if_absent`` only
+        where there is no object yet (S3's conditional writes), else ``WriteConflictError``."""
         body = json.dumps(document, indent=2, sort_keys=True, default=str).encode("utf-8")
-        self._s3.put_object(
-            Bucket=self.bucket, Key=_checked(key), Body=body, ContentType="application/json"
-        )
+        conditions = {"IfMatch": if_match} if if_match else {}
+        if if_absent:
+            conditions["IfNoneMatch"] = "*"
+        try:
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=_checked(key),
+                Body=body,
+                ContentType="application/json",
+                **conditions,
+            )
+        except ClientError as exc:
+            if conditions and exc.response.get("Error", {}).get("Code") in _CONFLICTS:
+                raise WriteConflictError(key) from exc
+            raise
 
     def delete(self, keys: Iterable[str]) -> None:
         """Delete objects (their current versions: older versions expire by lifecycle)."""
