@@ -48,10 +48,21 @@ class FakeDownloads:
         yield self.error_log
 
 
+class Recorder:
+    """A notifier that keeps the records it is told ended."""
+
+    def __init__(self) -> None:
+        self.ended: list[JobRecord] = []
+
+    def job_ended(self, record: JobRecord) -> None:
+        self.ended.append(record)
+
+
 class FakeRuntime(BackupRuntime):
     def __init__(self, config: BackupConfig, downloads: FakeDownloads) -> None:
         super().__init__(config=config)
         self.downloads = downloads
+        self.notifier = Recorder()  # type: ignore[assignment]
 
     def client(self):  # type: ignore[override]
         return self.downloads
@@ -261,6 +272,7 @@ def test_a_backup_cancelled_while_it_is_stored_keeps_nothing_and_deletes_no_olde
     assert left == ["datasources/MyStores/b1/job.json"]
     assert runtime.objects.get_json(left[0])["status"] == jobs.CANCELLED
     assert len(list(runtime.objects.list_keys("datasources/MyStores/b0/"))) == 5
+    assert [r.job_id for r in runtime.notifier.ended] == ["b0"]  # b1: its cancel announces it
 
 
 def test_a_backups_job_json_goes_in_its_own_folder_whoever_writes_it(aws):
@@ -270,3 +282,25 @@ def test_a_backups_job_json_goes_in_its_own_folder_whoever_writes_it(aws):
     _pending_backup(runtime, "b7")
     record = runtime.store.get("b7")
     assert results_folder(record, runtime.config.pipeline) == "datasources/MyStores/b7/"
+
+
+def test_every_backup_that_ends_is_announced_once_as_a_backup(aws, load_event):
+    downloads = FakeDownloads("Completed")
+    downloads.exports = [_export("1"), _export("1")]
+    runtime = FakeRuntime(config(), downloads)
+    store = handler("store_datasource_backup")
+    store(_pending_backup(runtime, "n0"), Context(), runtime=runtime)  # a copy kept
+    store(_pending_backup(runtime, "n1"), Context(), runtime=runtime)  # unchanged
+    store(_pending_backup(runtime, "n1"), Context(), runtime=runtime)  # a retry: nothing new
+    downloads.status = "Aborted"
+    failing = _pending_backup(runtime, "n2")["state"]
+    error = {"Error": "JobAbortedError", "Cause": "The data source download failed."}
+    store({"fail": True, "state": {**failing, "error": error}}, Context(), runtime=runtime)
+
+    ended = [(r.job_id, r.status, r.kind) for r in runtime.notifier.ended]
+    assert ended == [
+        ("n0", jobs.COMPLETED, jobs.DATASOURCE_BACKUP),
+        ("n1", jobs.COMPLETED, jobs.DATASOURCE_BACKUP),
+        ("n2", jobs.FAILED, jobs.DATASOURCE_BACKUP),
+    ]
+    assert runtime.notifier.ended[1].unchanged_since == "n0"

@@ -15,6 +15,7 @@ from geocode_dataflow.pipeline.backup import BackupConfig
 from geocode_dataflow.pipeline.backup_store import BackupServices
 from geocode_dataflow.pipeline.config import ConfigurationError
 from geocode_dataflow.pipeline.jobs import JobStore
+from geocode_dataflow.pipeline.notify import Notifier, notifier_for
 from geocode_dataflow.pipeline.provider import read_key
 from geocode_dataflow.pipeline.storage import ObjectStore
 
@@ -46,9 +47,17 @@ class BackupRuntime:
         key = read_key(self.config.master_key_secret_arn, "data source master key")
         return DataflowClient(key, self.config.dataflow_endpoint)
 
+    @cached_property
+    def notifier(self) -> Notifier:
+        return notifier_for(self.config.pipeline)
+
     def services(self) -> BackupServices:
         return BackupServices(
-            config=self.config, store=self.store, objects=self.objects, client=self.client
+            config=self.config,
+            store=self.store,
+            objects=self.objects,
+            client=self.client,
+            notifier=self.notifier,
         )
 
 

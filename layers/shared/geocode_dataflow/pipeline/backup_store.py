@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from geocode_dataflow.pipeline.backup_history import (
 )
 from geocode_dataflow.pipeline.failure import describe_error
 from geocode_dataflow.pipeline.jobs import JobRecord, JobStore
+from geocode_dataflow.pipeline.notify import Notifier, SilentNotifier, announce
 from geocode_dataflow.pipeline.observability import MetricUnit, logger, metrics
 from geocode_dataflow.pipeline.storage import ObjectStore
 
@@ -64,6 +65,11 @@ class BackupServices:
     store: JobStore
     objects: ObjectStore
     client: Callable[[], DataflowClient]  # with the master key, built per invocation
+    notifier: Notifier | SilentNotifier = field(default_factory=SilentNotifier)
+
+    def announce(self, job_id: str) -> None:
+        """The backup's end, as its record now stands (``notify``: never fails the job)."""
+        announce(self, job_id)
 
 
 def store_backup(state: dict[str, Any], services: BackupServices) -> dict[str, Any]:
@@ -131,6 +137,7 @@ def store_backup(state: dict[str, Any], services: BackupServices) -> dict[str, A
     if not store.update(job_id, allowed_from=frozenset({jobs.PENDING}), **final):
         return _withdrawn(job_id, folder, key, source.name, services)
     _count_completed(record, now)
+    services.announce(job_id)
     for oldest in change_history(objects, key, source.name, lambda h: h.beyond(config.keep)):
         objects.delete(list(objects.list_keys(objects.key_of(str(oldest["folder"])))))
         logger.info("Old backup deleted", extra={"backup": oldest["job_id"]})
@@ -178,7 +185,7 @@ def _unchanged(
                 entry["confirmed_at"] = jobs.iso(now)
 
     change_history(services.objects, *history, confirmed)
-    services.store.update(
+    if not services.store.update(
         record.job_id,
         allowed_from=frozenset({jobs.PENDING}),
         status=jobs.COMPLETED,
@@ -187,8 +194,12 @@ def _unchanged(
         total_entities=latest.get("entities"),
         completed_at=jobs.iso(now),
         outputs=outputs,
-    )
+    ):
+        current = services.store.get(record.job_id)
+        assert current is not None  # noqa: S101 - it was read before, and records stay
+        return _outcome(current)  # it ended meanwhile (cancelled), and was announced then
     _count_completed(record, now)
+    services.announce(record.job_id)
     logger.info("Data source unchanged since its last backup", extra={"same_as": same})
     return {
         "job_id": record.job_id,
@@ -228,6 +239,7 @@ def fail_backup(
     if not store.update(job_id, allowed_from=_NOT_FINAL, **final):
         return {"job_id": job_id, "status": "ALREADY_FINAL"}
     objects.put_json(f"{folder}job.json", record.to_document() | final)
+    services.announce(job_id)
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     logger.error("Backup failed", extra={"error_type": reason["type"], "reason": reason["message"]})
     return {"job_id": job_id, "status": jobs.FAILED, "error": reason}

@@ -13,7 +13,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from geocode_dataflow.pipeline.jobs import JobRecord
+import boto3
+
+from geocode_dataflow.pipeline.config import PipelineConfig
+from geocode_dataflow.pipeline.jobs import GEOCODE, JobRecord
 from geocode_dataflow.pipeline.observability import MetricUnit, logger, metrics
 
 SOURCE = "geocode-dataflow"
@@ -26,6 +29,9 @@ def event_detail(record: JobRecord) -> dict[str, Any]:
     detail: dict[str, Any] = {
         "job_id": record.job_id,
         "status": record.status,
+        # A data source backup says so (and which source); a geocode job has no kind here.
+        "kind": None if record.kind == GEOCODE else record.kind,
+        "data_source": record.data_source,
         "input": record.input.uri,
         "input_version": record.input.version_id,
         "provider": record.provider,
@@ -103,6 +109,17 @@ class Notifier:
             subject, body = email_text(record)
             self.sns.publish(TopicArn=self.topic_arn, Subject=subject, Message=body)
         logger.info("Job end announced", extra={"status": record.status})
+
+
+def notifier_for(config: PipelineConfig) -> Notifier:
+    """The stack's notifier: its event bus, and its topic when NotificationEmail is set."""
+    topic = config.notification_topic_arn
+    return Notifier(
+        events=boto3.client("events"),
+        sns=boto3.client("sns") if topic else None,
+        topic_arn=topic,
+        event_bus=config.event_bus_name,
+    )
 
 
 class SilentNotifier:

@@ -17,7 +17,7 @@ from geocode_dataflow.client import DataflowClient
 from geocode_dataflow.pipeline.chunks import ChunkContext
 from geocode_dataflow.pipeline.config import AMAZON_LOCATION, AZURE_MAPS, PipelineConfig
 from geocode_dataflow.pipeline.jobs import JobStore
-from geocode_dataflow.pipeline.notify import Notifier
+from geocode_dataflow.pipeline.notify import Notifier, notifier_for
 from geocode_dataflow.pipeline.pacing import RateLimiter
 from geocode_dataflow.pipeline.provider import make_client, read_key
 from geocode_dataflow.pipeline.slots import ProviderSlots
@@ -55,13 +55,7 @@ class Runtime:
 
     @cached_property
     def notifier(self) -> Notifier:
-        topic = self.config.notification_topic_arn
-        return Notifier(
-            events=boto3.client("events"),
-            sns=boto3.client("sns") if topic else None,
-            topic_arn=topic,
-            event_bus=self.config.event_bus_name,
-        )
+        return notifier_for(self.config)
 
     @cached_property
     def sfn(self) -> Any:
