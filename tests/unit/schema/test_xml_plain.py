@@ -270,3 +270,27 @@ def test_an_entity_the_pattern_must_not_take_is_read_by_the_handlers(odd, chunk)
     assert with_pattern[:2] == report_of(data, chunk, plain=False)[:2]
     if chunk > len(data):
         assert with_pattern[2] >= 3  # the plain entities before it
+
+
+def test_a_comment_full_of_entity_tags_costs_one_feed_per_chunk(monkeypatch):
+    """expat before 2.6 reads an open token again from its start on each feed: a comment
+    holding 50,000 ``<GeocodeEntity`` must not be fed piece by piece (minutes of parsing)."""
+    comment = "<!--" + "<GeocodeEntity" * 50_000 + "-->"
+    data = (
+        f'<GeocodeFeed Version="2.0" xmlns="{NAMESPACE}">\n{comment}\n{PLAIN.format(i=1)}\n'
+        f"{PLAIN.format(i=2)}\n</GeocodeFeed>"
+    ).encode()
+    feeds = 0
+    feed = xmlfeed.XmlFeedParser._feed
+
+    def counted(self, text):
+        nonlocal feeds
+        feeds += 1
+        return feed(self, text)
+
+    monkeypatch.setattr(xmlfeed.XmlFeedParser, "_feed", counted)
+    with_pattern = report_of(data, 1 << 16, plain=True)
+    chunks = len(data) // (1 << 16) + 1
+    assert feeds <= 3 * chunks + 3
+    assert with_pattern[:2] == report_of(data, 1 << 16, plain=False)[:2]
+    assert with_pattern[0][0] == 2

@@ -872,6 +872,11 @@ class XmlFeedParser:
         # DTD, and DTDs are refused before any.
         expat.CharacterDataHandler = None
         expat.DefaultHandlerExpand = None
+        # expat >= 2.6 may defer parsing a feed until more data comes, leaving its byte
+        # index behind what was fed; every feed is parsed at once instead, as before 2.6
+        # (MAX_TOKEN_BYTES bounds what re-reading an open token can cost).
+        if hasattr(expat, "SetReparseDeferralEnabled"):
+            expat.SetReparseDeferralEnabled(False)
 
         def collect_text(handler: Callable[[str], None] | None) -> None:
             expat.CharacterDataHandler = handler
@@ -905,6 +910,10 @@ class XmlFeedParser:
         A run starts only where the builder is between entities and expat has read every
         byte fed so far, so that no piece is in a comment, a CDATA section, a tag or an
         entity the builder is reading; it ends at the first piece the pattern does not take.
+        While a token is open (a comment, a processing instruction), the rest of the text is
+        fed at once: expat before 2.6 reads an open token again from its start on each feed,
+        and a comment holding thousands of ``<GeocodeEntity`` must cost one feed per chunk,
+        as any other text does.
         """
         head, *pieces = text.split(ENTITY_TAG)
         if head:
@@ -912,6 +921,9 @@ class XmlFeedParser:
         groups = plain_groups(pieces)
         start, count = 0, len(pieces)
         while start < count:
+            if self._parser.parser.CurrentByteIndex != self._fed:  # an open token
+                self._feed(ENTITY_TAG + ENTITY_TAG.join(pieces[start:]))
+                return
             if groups[start] is None or not self._between_entities():
                 self._feed(ENTITY_TAG + pieces[start])
                 start += 1
@@ -924,7 +936,8 @@ class XmlFeedParser:
             start = end
 
     def _between_entities(self) -> bool:
-        return self.builder.between_entities() and self._parser.parser.CurrentByteIndex == self._fed
+        """Where a run may start (expat having read every byte fed, checked before)."""
+        return self.builder.between_entities()
 
     def _feed_plain(self, pieces: list[str], groups: list[Groups]) -> None:
         expat = self._parser.parser
