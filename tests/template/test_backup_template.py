@@ -36,15 +36,26 @@ def _states(template):
     return template["Resources"][MACHINE]["Properties"]["Definition"]["States"]
 
 
+# SAM policy templates the backup functions use, as the statements they stand for.
+_POLICY_TEMPLATES = {"SNSPublishMessagePolicy": ["sns:Publish"]}
+
+
+def _statements(policy):
+    if "Statement" in policy:
+        return policy["Statement"]
+    ((name, arguments),) = policy.items()
+    return [{"Action": _POLICY_TEMPLATES[name], "Resource": arguments}]
+
+
 def _policies(template, logical_id):
     """Every statement of the function, with whether it sits behind a condition."""
     found = []
     for policy in template["Resources"][logical_id]["Properties"]["Policies"]:
         if "Fn::If" in policy:
             condition, when_true, _ = policy["Fn::If"]
-            found += [(condition, st) for st in when_true["Statement"]]
+            found += [(condition, st) for st in _statements(when_true)]
         else:
-            found += [(None, st) for st in policy["Statement"]]
+            found += [(None, st) for st in _statements(policy)]
     return found
 
 
@@ -122,6 +133,17 @@ def test_backup_functions_get_only_what_their_code_uses(template):
     }
     assert _actions(template, "CheckDataSourceBackupFunction", "dynamodb:") == table
     assert _actions(template, "StoreDataSourceBackupFunction", "dynamodb:") == table
+    # Only the function that ends backups announces them (and, with an email, sends it).
+    announcing = {"events:PutEvents", "sns:Publish"}
+    for logical_id in FUNCTIONS:
+        expected = announcing if logical_id == "StoreDataSourceBackupFunction" else set()
+        assert (
+            _actions(template, logical_id, "events:") | _actions(template, logical_id, "sns:")
+            == expected
+        ), logical_id
+    (sns,) = [c for c, st in _policies(template, "StoreDataSourceBackupFunction")
+              if "sns:Publish" in st["Action"]]  # fmt: skip
+    assert sns == "HasNotificationEmail"
     assert _actions(template, "ScheduleDataSourceBackupsFunction", "") == {"states:StartExecution"}
     for logical_id in FUNCTIONS[:3]:
         assert _actions(template, logical_id, "s3:") <= {
