@@ -215,6 +215,30 @@ def test_run_uploads_polls_and_downloads_both_sets(service_env, feed, tmp_path, 
     assert SECRET_KEY not in captured.out + captured.err
 
 
+def test_run_puts_the_services_sets_in_input_order(service_env, tmp_path, capsys):
+    header = b"Bing Spatial Data Services, 2.0\nId|GeocodeRequest/Query\n"
+    source = tmp_path / "five.txt"
+    source.write_bytes(header + b"".join(b"%d|%d Main St\n" % (i, i) for i in range(1, 6)))
+    # The service's own order (protocol reference 6: an output came back 002, 003, 001), and
+    # an entity under an Id the input lacks, which is kept, at the end.
+    succeeded = header + b"5|5 Main St\n9|9 Main St\n1|1 Main St\n3|3 Main St\n"
+    failed = header + b"4|4 Main St\n2|2 Main St\n"
+    script_job(service_env, outputs={"succeeded": succeeded, "failed": failed})
+    out = tmp_path / "results"
+
+    code = cli.main(["run", str(source), "--out", str(out), "--poll-seconds", "0.01"])
+
+    assert code == cli.EXIT_OK
+    ids = {
+        which: [line.split("|")[0] for line in (out / f"{which}.txt").read_text().splitlines()[2:]]
+        for which in ("succeeded", "failed")
+    }
+    assert ids == {"succeeded": ["1", "3", "5", "9"], "failed": ["2", "4"]}
+    table = (out / "results.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert [row.split(",")[0] for row in table[1:]] == ["1", "2", "3", "4", "5"]
+    assert not list(out.glob(".*"))  # no partial file or index left behind
+
+
 def test_run_invalid_file_sends_nothing(service_env, tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"not a feed\n")

@@ -4,9 +4,11 @@ and file names that follow the content's Data Schema v2.0 format."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from geocode_dataflow.cli.common import CliError
 from geocode_dataflow.client import DataflowClient, DataflowJob
@@ -84,3 +86,57 @@ def sniff_format(head: bytes) -> str | None:
 def safe_name(name: str) -> str:
     cleaned = "".join(char if char.isalnum() or char in "-_." else "_" for char in name).strip(".")
     return cleaned or "datasource"
+
+
+def _ignore(issue: Any, is_error: bool) -> None:
+    """The input was validated before it was sent; the sets are the service's."""
+
+
+def _ids(path: Path) -> Iterator[str]:
+    from geocode_dataflow.schema import open_feed
+
+    with open_feed(path, on_issue=_ignore) as reader:
+        for entity in reader:
+            yield entity.id or ""
+
+
+def _in_order(sets: list[tuple[str, Path, int]], source: Path) -> bool:
+    """Every set already lists its entities in the order of the input's Ids (as the service
+    does not promise: protocol reference §6), each Id once."""
+    for _, path, _ in sets:
+        ids = list(_ids(path))
+        unique = set(ids)
+        if len(unique) != len(ids) or ids != [i for i in _ids(source) if i in unique]:
+            return False
+    return True
+
+
+def in_input_order(
+    sets: list[tuple[str, Path, int]], source: Path, folder: Path
+) -> list[tuple[str, Path, int]]:
+    """The downloaded sets ``(name, path, size)`` put in the order of ``source`` (the file
+    sent), in place; a set already in that order keeps the service's bytes."""
+    if _in_order(sets, source):
+        return sets
+    from geocode_dataflow.results.order import write_in_input_order
+
+    partials = {which: path.with_name(f".{path.name}.part") for which, path, _ in sets}
+    try:
+        with tempfile.TemporaryDirectory(prefix="order-", dir=folder) as work:
+            sinks = {which: open(path, "wb") for which, path in partials.items()}  # noqa: SIM115
+            try:
+                write_in_input_order(
+                    {which: (str(path), partial(open, path, "rb")) for which, path, _ in sets},
+                    _ids(source),
+                    sinks,
+                    Path(work),
+                )
+            finally:
+                for sink in sinks.values():
+                    sink.close()
+        for which, path, _ in sets:
+            os.replace(partials[which], path)
+    finally:
+        for path in partials.values():
+            path.unlink(missing_ok=True)
+    return [(which, path, path.stat().st_size) for which, path, _ in sets]

@@ -27,7 +27,14 @@ from geocode_dataflow.cli.common import (
     positive_float,
 )
 from geocode_dataflow.cli.display import ProgressLine, counts, describe_job, print_match_summary
-from geocode_dataflow.cli.results import out_dir, safe_name, save, save_set, unused_out_dir
+from geocode_dataflow.cli.results import (
+    in_input_order,
+    out_dir,
+    safe_name,
+    save,
+    save_set,
+    unused_out_dir,
+)
 from geocode_dataflow.cli.schema_commands import add_limits, limits, load_schema
 from geocode_dataflow.client import DEFAULT_ENDPOINT, DataflowClient, DataflowJob
 
@@ -265,12 +272,15 @@ def _finish(
     source: Path | None = None,
 ) -> int:
     """Downloads whatever result sets the job has, prints a summary; the exit code. With the
-    job's ``source`` file, also results.csv / results.geojson and the match summary."""
+    job's ``source`` file, the sets are put in its order (the service returns its own), and
+    results.csv / results.geojson and the match summary are written."""
     written: list[tuple[str, Path, int]] = []
     for which in ("succeeded", "failed"):
         if which in job.output_urls:
             path, size = save_set(client, job, which, folder, fmt)
             written.append((which, path, size))
+    if source is not None and written:
+        written = in_input_order(written, source, folder)
     built = _tables(source, written, folder) if source is not None and written else None
     print(describe_job(job))
     for which, path, size in written:

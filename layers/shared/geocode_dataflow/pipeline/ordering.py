@@ -1,12 +1,10 @@
-"""The Bing service's result sets put back in input order before they are published.
+"""The service's result sets put back in input order before they are published.
 
-The service returns entities in an order of its own (protocol reference §6: a real XML output
-came back 002, 003, 001). Its sets are stored as they come, then each is read back and
-rewritten under the same key in the order of the job's input, matched by Id: the service's
-entities, unchanged, in the set the service put them in (the service's own order stays in the
-bucket as the object's previous version until the lifecycle expires it). Nothing is dropped:
-an entity whose Id the input lacks follows at the end, in the service's order. The match runs
-through an on-disk index (SQLite in the function's temporary storage), in constant memory.
+The service returns entities in an order of its own: its sets are stored as they come, then
+each is read back and rewritten under the same key in the order of the job's input
+(``results.order``; the service's own order stays in the bucket as the object's previous
+version until the lifecycle expires it). The match runs through an on-disk index in the
+function's temporary storage, in constant memory.
 """
 
 from __future__ import annotations
@@ -14,10 +12,10 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from geocode_dataflow.byid import ByIdIndex
 from geocode_dataflow.pipeline.config import BING_DATAFLOW
 from geocode_dataflow.pipeline.jobs import JobRecord
 from geocode_dataflow.pipeline.storage import ObjectStore
@@ -29,7 +27,8 @@ from geocode_dataflow.providers import (
     result_format,
     result_key,
 )
-from geocode_dataflow.schema import PLAIN_FORMATS, FeedWriter, jsonlines, open_feed
+from geocode_dataflow.results.order import write_in_input_order
+from geocode_dataflow.schema import PLAIN_FORMATS, open_feed
 
 
 def needs_reordering(record: JobRecord) -> bool:
@@ -49,34 +48,24 @@ def in_input_order(
     where the provider stored them; counts unchanged. All is read before anything is written."""
     fmt = result_format(record.input_format)
     outputs: dict[str, str] = {}
+    keys = {
+        which: objects.key_of(stored.outputs[which])
+        for which in RESULT_SETS
+        if which in stored.outputs
+    }
     with tempfile.TemporaryDirectory(prefix="ordering-") as work, ExitStack() as stack:
-        index = stack.enter_context(ByIdIndex(work))
-        writers: dict[str, FeedWriter] = {}
-        sinks: dict[str, Any] = {}
-        paths: dict[str, Path] = {}
-        for which in RESULT_SETS:
-            if which not in stored.outputs:
-                continue
-            key = objects.key_of(stored.outputs[which])
-            with objects.open(key) as body, open_feed(body, key, on_issue=_ignore) as reader:
-                layout = (
-                    {}
-                    if reader.format == "xml"
-                    else {
-                        "columns": reader.columns,
-                        "header": reader.header,
-                        "version_line": reader.version_line,
-                    }
-                )
-                index.add(which, ((e.id or "", jsonlines.dumps(e)) for e in reader))
-            paths[which] = Path(work) / which
-            sinks[which] = stack.enter_context(paths[which].open("wb"))
-            writers[which] = FeedWriter(sinks[which], fmt, **layout, version=record.output_version)
-        for which, line in _in_order(index, _input_ids(record, objects)):
-            writers[which].write(jsonlines.loads(line))
-        for which, writer in writers.items():
-            writer.close()
-            sinks[which].close()
+        paths = {which: Path(work) / which for which in keys}
+        sinks = {which: stack.enter_context(path.open("wb")) for which, path in paths.items()}
+        write_in_input_order(
+            {which: (key, partial(objects.open, key)) for which, key in keys.items()},
+            _input_ids(record, objects),
+            sinks,
+            Path(work),
+            fmt=fmt,
+            version=record.output_version,
+        )
+        for sink in sinks.values():
+            sink.close()
         for which, path in paths.items():
             key = result_key(folder, which, fmt)
             objects.put_file(key, path, CONTENT_TYPES.get(fmt, "text/plain"))
@@ -101,13 +90,3 @@ def _input_ids(record: JobRecord, objects: ObjectStore) -> Iterator[str]:
     ):
         for entity in reader:
             yield entity.id or ""
-
-
-def _in_order(index: ByIdIndex, ids: Iterator[str]) -> Iterator[tuple[str, str]]:
-    """(set, entity) for each input Id the service answered, then every entity left, each
-    entity once."""
-    for entity_id in ids:
-        found = index.take(entity_id)
-        if found is not None:
-            yield found
-    yield from index.untaken()
