@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -190,3 +191,16 @@ def test_the_schedule_exists_only_with_a_schedule_expression(template):
     }
     rule = template["Rules"]["BackupScheduleNeedsSourcesAndKey"]
     assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "BackupSchedule"}, ""]}]}
+
+
+def test_the_dashboard_shows_the_backups_executions_and_function_errors(template):
+    body = template["Resources"]["PipelineDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    names = set(re.findall(r"\$\{([^}]+)\}", body))
+    assert names <= {"AWS::Region", *template["Resources"]}  # every reference resolves
+    dashboard = json.loads(re.sub(r"\$\{([^}]+)\}", r"\1", body))
+    widgets = {w["properties"]["title"]: w["properties"]["metrics"] for w in dashboard["widgets"]}
+    executions = widgets["Data source backups"]
+    assert executions[0][:4] == ["AWS/States", "ExecutionsStarted", "StateMachineArn", MACHINE]
+    assert "ExecutionsAborted" in {row[1] for row in executions[1:]}  # cancelled backups
+    errors = widgets["Backup function errors"]
+    assert [errors[0][3], *(row[1] for row in errors[1:])] == list(FUNCTIONS[:3])
