@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from geocode_dataflow.cli.common import CliError
 from geocode_dataflow.client import DataflowClient, DataflowJob
 from geocode_dataflow.providers import EXTENSIONS
+from geocode_dataflow.schema.issues import ignore_issues
 
 
 def unused_out_dir(value: str, *, force: bool) -> Path:
@@ -88,27 +90,27 @@ def safe_name(name: str) -> str:
     return cleaned or "datasource"
 
 
-def _ignore(issue: Any, is_error: bool) -> None:
-    """The input was validated before it was sent; the sets are the service's."""
-
-
 def _ids(path: Path) -> Iterator[str]:
     from geocode_dataflow.schema import open_feed
 
-    with open_feed(path, on_issue=_ignore) as reader:
+    with open_feed(path, on_issue=ignore_issues) as reader:
         for entity in reader:
             yield entity.id or ""
 
 
 def _in_order(sets: list[tuple[str, Path, int]], source: Path) -> bool:
     """Every set already lists its entities in the order of the input's Ids (as the service
-    does not promise: protocol reference §6), each Id once."""
-    for _, path, _ in sets:
-        ids = list(_ids(path))
-        unique = set(ids)
-        if len(unique) != len(ids) or ids != [i for i in _ids(source) if i in unique]:
-            return False
-    return True
+    does not promise: protocol reference §6), each Id once. The input is read once."""
+    listed = [list(_ids(path)) for _, path, _ in sets]
+    members = [set(ids) for ids in listed]
+    if any(len(ids) != len(unique) for ids, unique in zip(listed, members, strict=True)):
+        return False
+    expected: list[list[str]] = [[] for _ in sets]
+    for entity_id in _ids(source):
+        for order, unique in zip(expected, members, strict=True):
+            if entity_id in unique:
+                order.append(entity_id)
+    return expected == listed
 
 
 def in_input_order(
@@ -122,18 +124,19 @@ def in_input_order(
 
     partials = {which: path.with_name(f".{path.name}.part") for which, path, _ in sets}
     try:
-        with tempfile.TemporaryDirectory(prefix="order-", dir=folder) as work:
-            sinks = {which: open(path, "wb") for which, path in partials.items()}  # noqa: SIM115
-            try:
-                write_in_input_order(
-                    {which: (str(path), partial(open, path, "rb")) for which, path, _ in sets},
-                    _ids(source),
-                    sinks,
-                    Path(work),
-                )
-            finally:
-                for sink in sinks.values():
-                    sink.close()
+        with (
+            tempfile.TemporaryDirectory(prefix="order-", dir=folder) as work,
+            ExitStack() as stack,
+        ):
+            sinks = {
+                which: stack.enter_context(open(path, "wb")) for which, path in partials.items()
+            }
+            write_in_input_order(
+                {which: (str(path), partial(open, path, "rb")) for which, path, _ in sets},
+                _ids(source),
+                sinks,
+                Path(work),
+            )
         for which, path, _ in sets:
             os.replace(partials[which], path)
     finally:

@@ -76,10 +76,14 @@ class BackupConfig:
     pipeline: PipelineConfig  # the table, the bucket and the poll loop's waits
     dataflow_endpoint: str
     master_key_secret_arn: str | None
-    state_machine_arn: str | None
     prefix: str = DEFAULT_PREFIX
     keep: int = DEFAULT_KEEP
     sources: tuple[DataSourceRef, ...] = ()  # what the schedule backs up
+
+    @property
+    def state_machine_arn(self) -> str | None:
+        """The backup state machine (``DATASOURCE_BACKUP_STATE_MACHINE_ARN``)."""
+        return self.pipeline.backup_state_machine_arn
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BackupConfig:
@@ -99,7 +103,6 @@ class BackupConfig:
             pipeline=pipeline,
             dataflow_endpoint=endpoint,
             master_key_secret_arn=env.get("DATASOURCE_MASTER_KEY_SECRET_ARN", "").strip() or None,
-            state_machine_arn=pipeline.backup_state_machine_arn,
             prefix=env.get("DATASOURCE_BACKUP_PREFIX", "").strip() or DEFAULT_PREFIX,
             keep=keep,
             sources=sources,

@@ -97,7 +97,7 @@ def store_backup(state: dict[str, Any], services: BackupServices) -> dict[str, A
         history.without(job_id)
         latest = history.latest
         if latest and latest.get("content_digest") == digest:
-            return _unchanged(record, latest, digest, (key, source.name), services)
+            return _unchanged(record, latest, digest, key, source.name, services)
         # The provider's bytes first: whatever the conversion finds, they are kept.
         objects.put_file(f"{folder}{XML_NAME}", xml, "application/xml")
         with open(xml, "rb") as data:
@@ -169,11 +169,12 @@ def _unchanged(
     record: JobRecord,
     latest: Entry,
     digest: str,
-    history: tuple[str, str],
+    key: str,
+    name: str,
     services: BackupServices,
 ) -> dict[str, Any]:
-    """Nothing new since the last backup: recorded, and no second copy kept. ``history``:
-    the key and the data source name of its ``backups.json``."""
+    """Nothing new since the last backup: recorded, and no second copy kept. ``key``,
+    ``name``: the data source's ``backups.json`` and its name."""
     now = jobs.utc_now()
     same = str(latest["job_id"])
     previous = services.store.get(same)
@@ -184,7 +185,7 @@ def _unchanged(
             if entry.get("job_id") == same:
                 entry["confirmed_at"] = jobs.iso(now)
 
-    change_history(services.objects, *history, confirmed)
+    change_history(services.objects, key, name, confirmed)
     if not services.store.update(
         record.job_id,
         allowed_from=frozenset({jobs.PENDING}),

@@ -24,6 +24,7 @@ from geocode_dataflow.results import build_results
 from geocode_dataflow.results.build import CSV_NAME, GEOJSON_NAME
 from geocode_dataflow.results.tables import input_table
 from geocode_dataflow.schema import PLAIN_FORMATS, FeedError, GeocodeEntity, open_feed
+from geocode_dataflow.schema.issues import ignore_issues
 
 TABLE_OUTPUTS = {"results_csv": CSV_NAME, "results_geojson": GEOJSON_NAME}
 CONTENT_TYPES = {
@@ -32,12 +33,8 @@ CONTENT_TYPES = {
 }
 
 
-def _ignore(issue: Any, is_error: bool) -> None:
-    """Result sets are the provider's: entity-level remarks do not stop the join."""
-
-
 def _entities(objects: ObjectStore, key: str) -> Iterator[GeocodeEntity]:
-    with objects.open(key) as body, open_feed(body, key, on_issue=_ignore) as reader:
+    with objects.open(key) as body, open_feed(body, key, on_issue=ignore_issues) as reader:
         yield from reader
 
 

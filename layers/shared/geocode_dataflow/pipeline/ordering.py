@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from geocode_dataflow.pipeline.config import BING_DATAFLOW
 from geocode_dataflow.pipeline.jobs import JobRecord
@@ -29,16 +28,13 @@ from geocode_dataflow.providers import (
 )
 from geocode_dataflow.results.order import write_in_input_order
 from geocode_dataflow.schema import PLAIN_FORMATS, open_feed
+from geocode_dataflow.schema.issues import ignore_issues
 
 
 def needs_reordering(record: JobRecord) -> bool:
     """The service's own jobs; engine providers assemble in input order, and a part's sets
     are put in order when its parent's are merged (``parts``)."""
     return (record.provider or BING_DATAFLOW) == BING_DATAFLOW and not record.parent_job_id
-
-
-def _ignore(issue: Any, is_error: bool) -> None:
-    """The input was validated; the result sets are the service's."""
 
 
 def in_input_order(
@@ -86,7 +82,7 @@ def _input_ids(record: JobRecord, objects: ObjectStore) -> Iterator[str]:
     mapping = input_mapping(objects, source.key) if record.input_format in PLAIN_FORMATS else None
     with (
         objects.open(source.key, source.version_id) as body,
-        open_feed(body, source.key, on_issue=_ignore, mapping=mapping) as reader,
+        open_feed(body, source.key, on_issue=ignore_issues, mapping=mapping) as reader,
     ):
         for entity in reader:
             yield entity.id or ""

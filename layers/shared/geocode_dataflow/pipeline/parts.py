@@ -31,6 +31,7 @@ from geocode_dataflow.providers import (
 )
 from geocode_dataflow.schema import FeedWriter, GeocodeEntity, jsonlines, open_feed
 from geocode_dataflow.schema.columns import RESPONSE_TEXT_COLUMNS
+from geocode_dataflow.schema.issues import ignore_issues
 
 # A file needs at most this many parts (a day of Bing jobs at the service's 50 a day), and
 # holds at most this many entities (what the large batch services take in one job; counting
@@ -62,10 +63,6 @@ def part_folder(work_prefix: str, record: JobRecord) -> str:
     return f"{work_prefix}{record.parent_job_id}/parts/{record.job_id}/"
 
 
-def _ignore(issue: Any, is_error: bool) -> None:
-    """The file was validated already; result sets are the provider's."""
-
-
 def split(
     record: JobRecord, fmt: str, per_part: int, objects: ObjectStore, store: Any, work: str
 ) -> list[str]:
@@ -76,7 +73,7 @@ def split(
     part_format = result_format(fmt)  # a plain table's parts are v2.0 csv
     with (
         objects.open(source.key, source.version_id) as body,
-        open_feed(body, source.key, on_issue=_ignore, mapping=mapping) as reader,
+        open_feed(body, source.key, on_issue=ignore_issues, mapping=mapping) as reader,
         tempfile.TemporaryDirectory(prefix="parts-") as folder,
     ):
         entities = iter(reader)
@@ -235,7 +232,7 @@ def _result_layout(parts: list[JobRecord], objects: ObjectStore) -> dict[str, An
                 continue
             with (
                 objects.open(objects.key_of(uri)) as body,
-                open_feed(body, uri, on_issue=_ignore) as reader,
+                open_feed(body, uri, on_issue=ignore_issues) as reader,
             ):
                 if reader.columns is not None:
                     return {"columns": [c for c in reader.columns if c]}
@@ -253,12 +250,15 @@ def _part_in_input_order(
                 if which not in part.outputs:
                     continue
                 key = objects.key_of(part.outputs[which])
-                with objects.open(key) as body, open_feed(body, key, on_issue=_ignore) as reader:
+                with (
+                    objects.open(key) as body,
+                    open_feed(body, key, on_issue=ignore_issues) as reader,
+                ):
                     index.add(which, ((e.id or "", jsonlines.dumps(e)) for e in reader))
         source = part.input
         with (
             objects.open(source.key) as body,
-            open_feed(body, source.key, on_issue=_ignore) as reader,
+            open_feed(body, source.key, on_issue=ignore_issues) as reader,
         ):
             for entity in reader:
                 found = index.latest(entity.id or "")

@@ -13,14 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from geocode_dataflow.byid import ByIdIndex
 from geocode_dataflow.schema import FeedWriter, jsonlines, open_feed
-
-
-def _ignore(issue: Any, is_error: bool) -> None:
-    """The sets are the service's, read as they are."""
+from geocode_dataflow.schema.issues import ignore_issues
 
 
 def write_in_input_order(
@@ -46,7 +43,7 @@ def write_in_input_order(
         writers: dict[str, FeedWriter] = {}
         for which, (name, opener) in sets.items():
             body = stack.enter_context(opener())
-            with open_feed(body, name, on_issue=_ignore) as reader:
+            with open_feed(body, name, on_issue=ignore_issues) as reader:
                 layout = (
                     {}
                     if reader.format == "xml"

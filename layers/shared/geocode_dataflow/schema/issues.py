@@ -107,6 +107,11 @@ REPEATING_CODES = frozenset(
 IssueHandler = Callable[[Issue, bool], None]
 
 
+def ignore_issues(issue: Issue, is_error: bool) -> None:
+    """An ``IssueHandler`` for files read as they are: an input validated before it was sent,
+    a provider's result sets (their remarks do not stop a join)."""
+
+
 def raise_on_error(issue: Issue, is_error: bool) -> None:
     """The default handler: errors stop the read, remarks are ignored."""
     if is_error:
